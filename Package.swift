@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "MemAtlas",
+    products: [
+        .executable(name: "mematlas", targets: ["mematlas"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // The trace format: one C header read by the C recorder (writer) and by TraceIO (reader).
+        .target(name: "MemAtlasTraceSchema"),
+        // The LD_PRELOAD recorder. Never linked into a Swift product: `Recording` compiles these
+        // sources with the system C compiler into a libc-only shared object at first use.
+        .target(
+            name: "CMemAtlasRecorder",
+            dependencies: ["MemAtlasTraceSchema"],
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
+        .target(name: "TraceModel"),
+        .target(name: "TraceIO", dependencies: ["TraceModel", "MemAtlasTraceSchema"]),
+        .target(name: "Analysis", dependencies: ["TraceModel", "TraceIO"]),
+        .target(name: "AllocatorLab", dependencies: ["TraceModel", "Analysis"]),
+        .target(name: "CMemAtlasShims"),
+        .target(name: "VirtualMemory", dependencies: ["CMemAtlasShims", "TraceModel", "TraceIO"]),
+        .target(name: "MemorySimulators"),
+        .target(name: "Render", dependencies: ["TraceModel", "Analysis", "VirtualMemory", "MemorySimulators"]),
+        .target(name: "Recording", dependencies: ["TraceModel", "TraceIO"]),
+        .executableTarget(
+            name: "mematlas",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "TraceModel", "TraceIO", "Analysis", "AllocatorLab", "VirtualMemory",
+                "MemorySimulators", "Render", "Recording",
+            ]
+        ),
+        .target(name: "TestSupport", dependencies: ["TraceModel", "TraceIO", "Recording"], path: "Tests/TestSupport"),
+        .testTarget(name: "TraceIOTests", dependencies: ["TraceIO", "TestSupport"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "TestSupport"]),
+        .testTarget(name: "RecordingTests", dependencies: ["Recording", "Analysis", "TestSupport"]),
+        .testTarget(name: "VirtualMemoryTests", dependencies: ["VirtualMemory", "TestSupport"]),
+        .testTarget(name: "MemorySimulatorsTests", dependencies: ["MemorySimulators", "Render", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["mematlas", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

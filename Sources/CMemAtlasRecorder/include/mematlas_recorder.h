@@ -1,0 +1,1 @@
+/* The recorder exports no API to Swift: it is loaded with LD_PRELOAD. */

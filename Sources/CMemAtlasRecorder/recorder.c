@@ -1,0 +1,1 @@
+#include "mematlas_trace_schema.h"

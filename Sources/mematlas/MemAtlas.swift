@@ -1,0 +1,15 @@
+import ArgumentParser
+
+/// The `mematlas` command-line tool: one subcommand per file under `Commands/`.
+@main
+struct MemAtlas: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mematlas",
+        abstract: "A memory profiler and memory explorer for Linux programs.",
+        subcommands: [
+            // Recording and trace analysis (issue 2 onwards).
+            // Virtual memory of live processes (issue 7).
+            // Virtual memory simulators (issue 8).
+        ]
+    )
+}
