@@ -11,6 +11,7 @@ struct MemAtlas: ParsableCommand {
             // Virtual memory of live processes (issue 7).
             VMCommand.self, PageCacheCommand.self, FaultsCommand.self,
             // Virtual memory simulators (issue 8).
+            VMSimCommand.self,
         ]
     )
 }
