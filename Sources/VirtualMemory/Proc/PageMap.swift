@@ -1,3 +1,5 @@
+import Glibc
+
 /// One 64-bit entry of `/proc/PID/pagemap`: what backs one virtual page.
 public struct PageMapEntry: Hashable, Sendable {
     /// The raw entry.
@@ -88,8 +90,14 @@ public final class PageMapReader {
             } catch let error as SystemCallError {
                 throw ProcError.from(error, path: path, pid: pid)
             }
-            let entries = got / 8
-            if entries == 0 { throw ProcError.processGone(pid: pid) }
+            var entries = got / 8
+            if entries == 0 {
+                // End of file: the process is gone, or the range lies above the user address space
+                // (`[vsyscall]`), which has no page-table entries to report.
+                if access("/proc/\(pid)", F_OK) != 0 { throw ProcError.processGone(pid: pid) }
+                entries = want
+                buffer.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            }
             try buffer.withUnsafeBufferPointer { try body(page, UnsafeBufferPointer(rebasing: $0[0..<entries])) }
             page += UInt64(entries)
         }

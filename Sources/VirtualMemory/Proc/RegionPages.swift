@@ -82,22 +82,28 @@ public struct AddressSpacePages: Sendable {
 /// Walks `/proc/PID/pagemap` region by region (never the holes between regions), in batches.
 public enum PageScanner {
     /// Scans every region of `snapshot`; strips get at most `cellLimit` cells each.
-    /// - Parameter useKernelPageFlags: read `/proc/kpageflags` for present pages when it can be opened.
+    /// - Parameters:
+    ///   - useKernelPageFlags: read `/proc/kpageflags` for present pages when it can be opened.
+    ///   - skipUntouchedRegions: trust `smaps` and skip the pagemap of regions with no resident or swapped page.
     public static func scan(
-        _ snapshot: AddressSpaceSnapshot, cellLimit: Int = 512, useKernelPageFlags: Bool = true
+        _ snapshot: AddressSpaceSnapshot, cellLimit: Int = 512, useKernelPageFlags: Bool = true,
+        skipUntouchedRegions: Bool = true
     ) throws -> AddressSpacePages {
         let reader = try PageMapReader(pid: snapshot.pid)
         let flagsReader = useKernelPageFlags ? try? KernelPageFlagsReader() : nil
         var result: [RegionPages] = []
         for region in snapshot.regions {
-            result.append(try scan(region, reader: reader, flagsReader: flagsReader, cellLimit: cellLimit))
+            result.append(try scan(region, reader: reader, flagsReader: flagsReader, cellLimit: cellLimit,
+                                   skipIfUntouched: skipUntouchedRegions))
         }
         return AddressSpacePages(snapshot: snapshot, regions: result, pageSize: reader.pageSize, hasKernelPageFlags: flagsReader != nil)
     }
 
-    /// Scans one region.
+    /// Scans one region; with `skipIfUntouched`, a region whose `smaps` shows no resident or swapped
+    /// byte is reported as all not-present without reading its pagemap.
     public static func scan(
-        _ region: Region, reader: PageMapReader, flagsReader: KernelPageFlagsReader?, cellLimit: Int = 512
+        _ region: Region, reader: PageMapReader, flagsReader: KernelPageFlagsReader?, cellLimit: Int = 512,
+        skipIfUntouched: Bool = true
     ) throws -> RegionPages {
         let pageSize = reader.pageSize
         let pageCount = region.sizeBytes / pageSize
@@ -108,7 +114,7 @@ public enum PageScanner {
         let firstPage = region.start.rawValue / pageSize
         // smaps already says when nothing is resident or swapped: skip the page walk (reservations, guards).
         let hasUsage = !region.usage.fields.isEmpty
-        if hasUsage && region.usage.rss == 0 && region.usage.swap == 0 {
+        if skipIfUntouched && hasUsage && region.usage.rss == 0 && region.usage.swap == 0 {
             census.notPresent = pageCount
             for index in strip.indices {
                 let start = UInt64(index) * pagesPerCell
