@@ -35,8 +35,8 @@ public enum TraceFormat: String, Sendable, Codable, CaseIterable {
             while end < head.count && head[end] != UInt8(ascii: "\n") { end += 1 }
             let line = UnsafeRawBufferPointer(rebasing: head[start..<end])
             start = end + 1
-            if let format = detect(line: line) { return format }
-            if !isBlankOrLackeyMessage(line) { return nil }
+            if isBlankOrLackeyMessage(line) { continue }
+            return detect(line: line)
         }
         return nil
     }
@@ -52,9 +52,10 @@ public enum TraceFormat: String, Sendable, Codable, CaseIterable {
         if (first == UInt8(ascii: " ") || first == UInt8(ascii: "I")) && line.contains(UInt8(ascii: ",")) {
             return .lackey
         }
-        if line.contains(UInt8(ascii: ",")) { return .pageReferenceString }
         let tokens = line.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") })
-        if tokens.count == 2, tokens[0].count == 1, (UInt8(ascii: "0")...UInt8(ascii: "4")).contains(tokens[0].first!) {
+        guard let firstToken = tokens.first, let firstByte = firstToken.first,
+              (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(firstByte) else { return nil }
+        if !line.contains(UInt8(ascii: ",")), tokens.count == 2, firstToken.count == 1, firstByte <= UInt8(ascii: "4") {
             return .dinero
         }
         return .pageReferenceString
