@@ -1,0 +1,126 @@
+/*
+ * The MemAtlas trace format: the one schema shared by the C recorder (writer) and the Swift
+ * trace reader (TraceIO imports this header as the `MemAtlasTraceSchema` module).
+ * Every change to the layout below bumps MA_TRACE_VERSION; readers refuse other versions.
+ *
+ * File layout
+ * -----------
+ *   offset 0   char[8]  magic "MEMATLAS"
+ *   offset 8   u16 LE   format version (MA_TRACE_VERSION)
+ *   offset 10  u16 LE   flags (MA_FLAG_*)
+ *   offset 12  u32 LE   header size in bytes (MA_TRACE_HEADER_SIZE); the body starts there
+ *   offset 16  u64 LE   pid of the process that wrote the trace
+ *   offset 24  u64 LE   reserved (0)
+ *   offset 32  body: a stream of records. With MA_FLAG_ZSTD the body is one zstd stream whose
+ *              blocks are flushed at every sample tick, so a killed process leaves a readable
+ *              prefix; otherwise the records are stored as they are.
+ *
+ * Record encoding
+ * ---------------
+ *   Each record is one tag byte (MA_REC_*) followed by its fields, in the order listed.
+ *   uv  = unsigned LEB128 varint (7 bits a byte, low groups first, high bit = more)
+ *   sv  = signed varint: zigzag-encoded ((n << 1) ^ (n >> 63)) then uv
+ *   str = uv byte length, then the bytes (no terminator)
+ *   adr = an address, delta-coded against the previous adr field of the stream (initially 0):
+ *
+ *           delta = address - previous               (two's complement, 64 bit)
+ *           if delta % 16 == 0:  uv( zigzag(delta / 16) << 1 )        heap blocks: 16-aligned
+ *           else:                uv( zigzag(delta) << 1 | 1 )
+ *
+ *         then previous = address. A failed call (NULL, MAP_FAILED) is recorded as address 0.
+ *
+ * Ordering: the recorder appends every event under one lock, so the stream is a total order that
+ * respects causality across threads (a free is appended before the real free runs, an
+ * allocation after the real allocation returned). Time is carried by MA_REC_TICK records.
+ */
+#ifndef MEMATLAS_TRACE_SCHEMA_H
+#define MEMATLAS_TRACE_SCHEMA_H
+
+#define MA_TRACE_MAGIC "MEMATLAS"
+#define MA_TRACE_MAGIC_SIZE 8
+#define MA_TRACE_VERSION 1
+#define MA_TRACE_HEADER_SIZE 32
+
+/* Header flags. */
+#define MA_FLAG_ZSTD 0x0001u /* the body is a zstd stream */
+
+/* Unwinders (MA_REC_PROCESS.unwinder). */
+#define MA_UNWIND_LIBUNWIND 1
+#define MA_UNWIND_FRAME_POINTERS 2
+#define MA_UNWIND_NONE 3
+
+/* ---- Metadata records ---------------------------------------------------------------- */
+
+/* Once, first: uv pid, uv ppid, uv start_unix_ns, uv start_monotonic_ns, uv page_size,
+ * uv unwinder, uv max_depth, uv sample_interval_ns, str executable, str command line
+ * (arguments separated by NUL). */
+#define MA_REC_PROCESS 0x01
+
+/* The loaded modules, complete (replaces the previous list): uv count, then per module:
+ * uv load_bias, str path, str build_id (raw bytes, may be empty), uv segment_count,
+ * then per segment: uv vaddr (relative to load_bias), uv size, uv flags (PF_X=1 PF_W=2 PF_R=4).
+ * An instruction pointer ip belongs to a module when load_bias + vaddr <= ip < ... + size. */
+#define MA_REC_MODULES 0x02
+
+/* A new call stack; ids are implicit: the n-th MA_REC_STACK defines stack id n (from 1; id 0 means
+ * "no stack"). uv frame_count, then frame_count instruction pointers, innermost first, each
+ * as sv delta against the previous frame (the first against 0). Frames after the first are
+ * return addresses. */
+#define MA_REC_STACK 0x03
+
+/* The thread that performs the following events: uv tid (kernel thread id). */
+#define MA_REC_THREAD 0x04
+
+/* A sample tick: uv monotonic ns since start_monotonic_ns, uv resident set size in pages
+ * (from /proc/self/statm). Events after it happened at or after that time. */
+#define MA_REC_TICK 0x05
+
+/* A thread's name (from pthread_setname_np / prctl / comm): uv tid, str name. */
+#define MA_REC_THREAD_NAME 0x06
+
+/* The process is about to exec: str path. The new program writes a trace of its own. */
+#define MA_REC_EXEC 0x07
+
+/* The process is exiting (exit, _exit, return from main, abort): uv monotonic ns since start,
+ * uv how (MA_EXIT_*). Events may still follow (frees in late destructors). */
+#define MA_REC_EXIT 0x08
+#define MA_EXIT_NORMAL 1 /* exit() / return from main: library destructors are running */
+#define MA_EXIT_UNDERSCORE 2 /* _exit / _Exit */
+#define MA_EXIT_ABORT 3 /* abort() */
+
+/* ---- Allocation events --------------------------------------------------------------- */
+/* The tag names the function. Sizes are the caller's requested bytes (calloc: nmemb * size). */
+
+/* uv size, uv stack, adr result */
+#define MA_REC_MALLOC 0x10
+/* uv size (nmemb*size), uv stack, adr result */
+#define MA_REC_CALLOC 0x11
+/* adr old (0 = realloc(NULL, n)), uv size, uv stack, adr result. size 0 with a non-NULL old block
+ * frees it (glibc). A failed realloc (result 0, size > 0) leaves the old block live. */
+#define MA_REC_REALLOC 0x12
+/* same fields as MA_REC_REALLOC; size is nmemb*size */
+#define MA_REC_REALLOCARRAY 0x13
+/* uv size, uv alignment, uv stack, adr result */
+#define MA_REC_POSIX_MEMALIGN 0x14
+#define MA_REC_ALIGNED_ALLOC 0x15
+#define MA_REC_MEMALIGN 0x16
+/* uv size, uv stack, adr result */
+#define MA_REC_VALLOC 0x17
+#define MA_REC_PVALLOC 0x18
+/* adr block (0 = free(NULL)) */
+#define MA_REC_FREE 0x19
+/* Anonymous mappings made by the program itself (not those made inside malloc):
+ * uv length, uv prot, uv flags, uv stack, adr result */
+#define MA_REC_MMAP 0x1a
+/* adr start, uv length */
+#define MA_REC_MUNMAP 0x1b
+/* adr old, uv old_length, uv new_length, uv stack, adr result */
+#define MA_REC_MREMAP 0x1c
+
+#define MA_REC_FIRST_EVENT MA_REC_MALLOC
+#define MA_REC_LAST_EVENT MA_REC_MREMAP
+
+/* Largest encoded size of one event record, frames excluded (for buffer reservations). */
+#define MA_MAX_EVENT_RECORD 64
+
+#endif /* MEMATLAS_TRACE_SCHEMA_H */

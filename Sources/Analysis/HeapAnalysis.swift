@@ -1,0 +1,293 @@
+import TraceIO
+import TraceModel
+
+/// Per-stack figures gathered by `HeapAnalysis`.
+public struct StackStatistics: Sendable, Equatable {
+    /// Successful allocations (malloc family and realloc results) from this stack.
+    public var allocations: UInt64 = 0
+    /// Bytes those allocations requested.
+    public var allocatedBytes: UInt64 = 0
+    /// Allocations freed before the allocating thread allocated anything else.
+    public var temporary: UInt64 = 0
+    /// Bytes live from this stack at the global peak of the live heap.
+    public var peakBytes: UInt64 = 0
+    /// Blocks live from this stack at the global peak.
+    public var peakBlocks: UInt64 = 0
+    /// Bytes still live at the end of the trace (leaked at exit).
+    public var leakedBytes: UInt64 = 0
+    /// Blocks still live at the end of the trace.
+    public var leakedBlocks: UInt64 = 0
+    /// Creates zeroed statistics.
+    public init() {}
+}
+
+/// The result of one streaming pass over a trace: totals, peak, leaks, per-stack figures.
+public struct HeapProfile: Sendable {
+    /// Calls per function, failed calls included.
+    public var calls: [AllocationFunction: UInt64] = [:]
+    /// Calls that returned NULL / MAP_FAILED (size 0 requests excluded).
+    public var failedCalls: [AllocationFunction: UInt64] = [:]
+    /// Successful heap allocations (malloc family + realloc results).
+    public var allocations: UInt64 = 0
+    /// Bytes requested by those allocations.
+    public var allocatedBytes: UInt64 = 0
+    /// Allocations freed before the allocating thread allocated again.
+    public var temporaryAllocations: UInt64 = 0
+    /// Peak of the live heap (sum of requested sizes of live blocks), in bytes.
+    public var peakBytes: UInt64 = 0
+    /// Live blocks at that peak.
+    public var peakBlocks: UInt64 = 0
+    /// When the peak was reached, in ns since the process started (tick resolution).
+    public var peakTimeNs: UInt64 = 0
+    /// Bytes live at the end of the trace.
+    public var leakedBytes: UInt64 = 0
+    /// Blocks live at the end of the trace.
+    public var leakedBlocks: UInt64 = 0
+    /// Frees of addresses that were not live (allocated before recording started, or foreign).
+    public var unmatchedFrees: UInt64 = 0
+    /// Highest resident set size sampled, in bytes.
+    public var peakResidentBytes: UInt64 = 0
+    /// When it was sampled, in ns since start.
+    public var peakResidentTimeNs: UInt64 = 0
+    /// Peak bytes of anonymous mappings made by the program (mmap/mremap, not malloc's own).
+    public var peakMappedBytes: UInt64 = 0
+    /// Anonymous mapping bytes still mapped at the end.
+    public var mappedBytesAtEnd: UInt64 = 0
+    /// Events in the trace.
+    public var events: UInt64 = 0
+    /// Per-stack figures, indexed by stack id (index 0: events without a stack).
+    public var stacks: [StackStatistics] = []
+    /// Threads that made allocator calls, with their call counts.
+    public var threadCalls: [ThreadID: UInt64] = [:]
+    /// Timeline samples: (ns since start, live heap bytes, resident bytes) at every tick.
+    public var timeline: [TimelineSample] = []
+}
+
+/// One point of the memory timeline.
+public struct TimelineSample: Sendable, Equatable {
+    /// ns since the process started.
+    public var timeNs: UInt64
+    /// Live heap bytes at that moment.
+    public var heapBytes: UInt64
+    /// Resident set size in bytes (0 when not sampled).
+    public var residentBytes: UInt64
+}
+
+/// A streaming pass over a trace that computes a `HeapProfile` with bounded memory: the live-block
+/// table and per-stack counters, never the events.
+public struct HeapAnalysis: TraceVisitor {
+    private var profile = HeapProfile()
+    private var calls = [UInt64](repeating: 0, count: 16)
+    private var failed = [UInt64](repeating: 0, count: 16)
+    private let live = LiveBlockMap(capacity: 1 << 16)
+    private var liveBytes: UInt64 = 0
+    private var stats: [StackStatistics] = [StackStatistics()]
+    /// Per-stack live figures, with the epoch trick below for their values at the peak.
+    private var stackLiveBytes: [UInt64] = [0]
+    private var stackLiveBlocks: [UInt64] = [0]
+    private var stackSavedEpoch: [UInt32] = [0]
+    /// Incremented at every new global peak: a stack whose saved epoch differs has not changed since
+    /// the last peak, so its current live figures are its figures at the peak.
+    private var peakEpoch: UInt32 = 1
+    /// The allocating thread's last allocation, for "temporary" (freed before the next allocation).
+    private var currentThread = ThreadID(0)
+    private var currentLastAllocation: UInt64 = 0
+    private var lastAllocationByThread: [ThreadID: UInt64] = [:]
+    private var currentThreadCalls: UInt64 = 0
+    private var mappings = MappingSet()
+    private var latestTimeNs: UInt64 = 0
+
+    /// Creates an analysis.
+    public init() {}
+
+    public mutating func visitTick(timeNs: UInt64, residentBytes: UInt64) {
+        latestTimeNs = timeNs
+        if residentBytes > profile.peakResidentBytes {
+            profile.peakResidentBytes = residentBytes
+            profile.peakResidentTimeNs = timeNs
+        }
+        profile.timeline.append(TimelineSample(timeNs: timeNs, heapBytes: liveBytes, residentBytes: residentBytes))
+    }
+
+    public mutating func visit(_ event: TraceEvent) {
+        profile.events &+= 1
+        if event.thread != currentThread { switchThread(to: event.thread) }
+        currentThreadCalls &+= 1
+        let index = Int(event.function.rawValue & 0x0f)
+        calls[index] &+= 1
+        switch event.function {
+        case .free:
+            release(event.address, freeingThread: event.thread)
+        case .realloc, .reallocarray:
+            if event.address.rawValue != 0 {
+                if event.oldAddress.rawValue != 0 { release(event.oldAddress, freeingThread: event.thread, countTemporary: false) }
+                allocate(event)
+            } else if event.size == 0 {
+                if event.oldAddress.rawValue != 0 { release(event.oldAddress, freeingThread: event.thread, countTemporary: false) }
+            } else {
+                failed[index] &+= 1  // the old block stays live
+            }
+        case .mmap:
+            if event.address.rawValue == 0 { failed[index] &+= 1 } else { mappings.map(event.address.rawValue, length: event.size, stack: event.stack) }
+            profile.peakMappedBytes = max(profile.peakMappedBytes, mappings.totalBytes)
+        case .munmap:
+            mappings.unmap(event.address.rawValue, length: event.size)
+        case .mremap:
+            if event.address.rawValue == 0 {
+                failed[index] &+= 1
+            } else {
+                mappings.unmap(event.oldAddress.rawValue, length: event.oldSize)
+                mappings.map(event.address.rawValue, length: event.size, stack: event.stack)
+                profile.peakMappedBytes = max(profile.peakMappedBytes, mappings.totalBytes)
+            }
+        default:
+            if event.address.rawValue != 0 {
+                allocate(event)
+            } else if event.size != 0 {
+                failed[index] &+= 1
+            }
+        }
+    }
+
+    private mutating func switchThread(to thread: ThreadID) {
+        if currentThread.rawValue != 0 {
+            lastAllocationByThread[currentThread] = currentLastAllocation
+            profile.threadCalls[currentThread, default: 0] &+= currentThreadCalls
+        }
+        currentThreadCalls = 0
+        currentThread = thread
+        currentLastAllocation = lastAllocationByThread[thread] ?? 0
+    }
+
+    @inline(__always) private mutating func touchStack(_ s: Int) {
+        if s >= stats.count { growStacks(to: s) }
+        if stackSavedEpoch[s] != peakEpoch {
+            stats[s].peakBytes = stackLiveBytes[s]
+            stats[s].peakBlocks = stackLiveBlocks[s]
+            stackSavedEpoch[s] = peakEpoch
+        }
+    }
+
+    private mutating func growStacks(to s: Int) {
+        let n = Swift.max(s + 1, stats.count * 2)
+        stats.append(contentsOf: repeatElement(StackStatistics(), count: n - stats.count))
+        stackLiveBytes.append(contentsOf: repeatElement(0, count: n - stackLiveBytes.count))
+        stackLiveBlocks.append(contentsOf: repeatElement(0, count: n - stackLiveBlocks.count))
+        stackSavedEpoch.append(contentsOf: repeatElement(0, count: n - stackSavedEpoch.count))
+    }
+
+    @inline(__always) private mutating func allocate(_ event: TraceEvent) {
+        let s = Int(event.stack.rawValue)
+        touchStack(s)
+        if let replaced = live.insert(event.address, .init(size: event.size, stack: event.stack, thread: event.thread)) {
+            // The same address handed out twice without a free in between (the free happened
+            // before recording began, or in untraced code): drop the stale block.
+            dropLive(replaced)
+        }
+        profile.allocations &+= 1
+        profile.allocatedBytes &+= event.size
+        stats[s].allocations &+= 1
+        stats[s].allocatedBytes &+= event.size
+        stackLiveBytes[s] &+= event.size
+        stackLiveBlocks[s] &+= 1
+        liveBytes &+= event.size
+        currentLastAllocation = event.address.rawValue
+        if liveBytes > profile.peakBytes {
+            profile.peakBytes = liveBytes
+            profile.peakBlocks = UInt64(live.count)
+            profile.peakTimeNs = latestTimeNs
+            peakEpoch &+= 1
+        }
+    }
+
+    @inline(__always) private mutating func dropLive(_ block: LiveBlockMap.Block) {
+        let s = Int(block.stack.rawValue)
+        touchStack(s)
+        stackLiveBytes[s] &-= block.size
+        stackLiveBlocks[s] &-= 1
+        liveBytes &-= block.size
+    }
+
+    @inline(__always) private mutating func release(_ address: Address, freeingThread: ThreadID, countTemporary: Bool = true) {
+        guard address.rawValue != 0 else { return }
+        guard let block = live.remove(address) else {
+            profile.unmatchedFrees &+= 1
+            return
+        }
+        dropLive(block)
+        guard countTemporary else { return }
+        if block.thread == currentThread {
+            if currentLastAllocation == address.rawValue {
+                stats[Int(block.stack.rawValue)].temporary &+= 1
+                profile.temporaryAllocations &+= 1
+                currentLastAllocation = 0
+            }
+        } else if lastAllocationByThread[block.thread] == address.rawValue {
+            stats[Int(block.stack.rawValue)].temporary &+= 1
+            profile.temporaryAllocations &+= 1
+            lastAllocationByThread[block.thread] = 0
+        }
+    }
+
+    /// Finishes the pass: leaks are what is live now.
+    public mutating func finish() -> HeapProfile {
+        if currentThread.rawValue != 0 { profile.threadCalls[currentThread, default: 0] &+= currentThreadCalls }
+        for s in 0..<stats.count where stackSavedEpoch[s] != peakEpoch {
+            stats[s].peakBytes = stackLiveBytes[s]
+            stats[s].peakBlocks = stackLiveBlocks[s]
+        }
+        for s in 0..<stats.count {
+            stats[s].leakedBytes = stackLiveBytes[s]
+            stats[s].leakedBlocks = stackLiveBlocks[s]
+        }
+        profile.leakedBytes = liveBytes
+        profile.leakedBlocks = UInt64(live.count)
+        profile.mappedBytesAtEnd = mappings.totalBytes
+        for function in AllocationFunction.allCases {
+            let i = Int(function.rawValue & 0x0f)
+            profile.calls[function] = calls[i]
+            if failed[i] > 0 { profile.failedCalls[function] = failed[i] }
+        }
+        // munmap counts only calls that released a mapping the program made itself.
+        profile.calls[.munmap] = mappings.unmapCalls
+        profile.stacks = stats
+        profile.timeline.append(TimelineSample(timeNs: latestTimeNs, heapBytes: liveBytes, residentBytes: profile.timeline.last?.residentBytes ?? 0))
+        return profile
+    }
+}
+
+/// Anonymous mappings made by the program: address ranges that munmap can cut in parts.
+struct MappingSet {
+    private var ranges: [(start: UInt64, end: UInt64, stack: StackID)] = []
+    private(set) var totalBytes: UInt64 = 0
+    private(set) var unmapCalls: UInt64 = 0
+
+    mutating func map(_ start: UInt64, length: UInt64, stack: StackID) {
+        unmapRange(start, start &+ length)  // MAP_FIXED may replace what was there
+        ranges.append((start, start &+ length, stack))
+        totalBytes &+= length
+    }
+
+    mutating func unmap(_ start: UInt64, length: UInt64) {
+        if unmapRange(start, start &+ length) { unmapCalls &+= 1 }
+    }
+
+    @discardableResult
+    private mutating func unmapRange(_ start: UInt64, _ end: UInt64) -> Bool {
+        var touched = false
+        var kept: [(start: UInt64, end: UInt64, stack: StackID)] = []
+        for r in ranges {
+            if r.end <= start || r.start >= end {
+                kept.append(r)
+                continue
+            }
+            touched = true
+            let cutStart = Swift.max(r.start, start), cutEnd = Swift.min(r.end, end)
+            totalBytes &-= cutEnd - cutStart
+            if r.start < cutStart { kept.append((r.start, cutStart, r.stack)) }
+            if cutEnd < r.end { kept.append((cutEnd, r.end, r.stack)) }
+        }
+        if touched { ranges = kept }
+        return touched
+    }
+}

@@ -1,0 +1,344 @@
+/* The interposed functions. Each one calls the real function and hands the event to the writer,
+ * under a thread-local re-entry guard so that whatever the recorder itself allocates (libunwind's
+ * caches, dlopen, thread start) passes straight through. errno is what the real call left. */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct ma_real_functions ma_real;
+MA_TLS int ma_hook_busy;
+
+/* dlsym may allocate before the real allocator is known: serve those requests from here. */
+static uint8_t g_bootstrap_arena[64 * 1024] __attribute__((aligned(64)));
+static size_t g_bootstrap_used;
+static int g_resolving;
+
+static int in_bootstrap_arena(const void *p) {
+    return (const uint8_t *)p >= g_bootstrap_arena && (const uint8_t *)p < g_bootstrap_arena + sizeof g_bootstrap_arena;
+}
+
+static void *bootstrap_alloc(size_t size, size_t alignment) {
+    if (alignment < 16) alignment = 16;
+    size_t start = (g_bootstrap_used + alignment - 1) & ~(alignment - 1);
+    if (start + size > sizeof g_bootstrap_arena) return NULL;
+    g_bootstrap_used = start + size;
+    return g_bootstrap_arena + start; /* static storage: already zero, as calloc needs */
+}
+
+#define MA_RESOLVE(name) ma_real.name = (__typeof__(ma_real.name))dlsym(RTLD_NEXT, #name)
+
+static void resolve_real_functions(void) {
+    if (g_resolving) return;
+    g_resolving = 1;
+    MA_RESOLVE(malloc);
+    MA_RESOLVE(free);
+    MA_RESOLVE(calloc);
+    MA_RESOLVE(realloc);
+    MA_RESOLVE(reallocarray);
+    MA_RESOLVE(posix_memalign);
+    MA_RESOLVE(aligned_alloc);
+    MA_RESOLVE(memalign);
+    MA_RESOLVE(valloc);
+    MA_RESOLVE(pvalloc);
+    MA_RESOLVE(mmap);
+    MA_RESOLVE(mmap64);
+    MA_RESOLVE(munmap);
+    MA_RESOLVE(mremap);
+    ma_real.exit_ = (void (*)(int))dlsym(RTLD_NEXT, "_exit");
+    ma_real.Exit_ = (void (*)(int))dlsym(RTLD_NEXT, "_Exit");
+    MA_RESOLVE(abort);
+    MA_RESOLVE(execve);
+    MA_RESOLVE(execvpe);
+    MA_RESOLVE(fexecve);
+    MA_RESOLVE(execveat);
+    ma_real.pthread_setname_np = (int (*)(pthread_t, const char *))dlsym(RTLD_NEXT, "pthread_setname_np");
+    g_resolving = 0;
+}
+
+static inline int ready(void) {
+    if (MA_UNLIKELY(!ma_real.free)) resolve_real_functions();
+    return ma_real.free != NULL;
+}
+
+/* Enter a hook: 1 when this call is to be recorded (sets the guard). */
+static inline int enter(void) {
+    if (ma_hook_busy) return 0;
+    ma_hook_busy = 1;
+    if (MA_LIKELY(ma_is_recording())) return 1;
+    ma_hook_busy = 0;
+    return 0;
+}
+
+static inline void leave(void) { ma_hook_busy = 0; }
+
+/* ---- malloc family ---- */
+
+MA_EXPORT void *malloc(size_t size) {
+    if (MA_UNLIKELY(!ready() || !ma_real.malloc)) return bootstrap_alloc(size, 16);
+    if (!enter()) return ma_real.malloc(size);
+    void *p = ma_real.malloc(size);
+    int saved = errno;
+    ma_record_alloc(MA_REC_MALLOC, size, 0, p);
+    leave();
+    errno = saved;
+    return p;
+}
+
+MA_EXPORT void free(void *block) {
+    if (MA_UNLIKELY(in_bootstrap_arena(block))) return;
+    if (MA_UNLIKELY(!ready())) return;
+    if (enter()) {
+        int saved = errno;
+        ma_record_free(block); /* before the real free: the address may be reused at once */
+        leave();
+        errno = saved;
+    }
+    ma_real.free(block);
+}
+
+MA_EXPORT void *calloc(size_t count, size_t size) {
+    if (MA_UNLIKELY(!ready() || !ma_real.calloc)) {
+        size_t total;
+        if (__builtin_mul_overflow(count, size, &total)) return NULL;
+        return bootstrap_alloc(total, 16);
+    }
+    if (!enter()) return ma_real.calloc(count, size);
+    void *p = ma_real.calloc(count, size);
+    int saved = errno;
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) total = SIZE_MAX;
+    ma_record_alloc(MA_REC_CALLOC, total, 0, p);
+    leave();
+    errno = saved;
+    return p;
+}
+
+MA_EXPORT void *realloc(void *old, size_t size) {
+    if (MA_UNLIKELY(in_bootstrap_arena(old))) {
+        /* A bootstrap block never moves into the real heap: copy it (rare, only during start). */
+        void *p = malloc(size);
+        if (p) memcpy(p, old, size < 256 ? size : 256);
+        return p;
+    }
+    if (MA_UNLIKELY(!ready())) return NULL;
+    if (!enter()) return ma_real.realloc(old, size);
+    void *p = ma_record_realloc(MA_REC_REALLOC, old, 1, size);
+    leave();
+    return p;
+}
+
+MA_EXPORT void *reallocarray(void *old, size_t count, size_t size) {
+    if (MA_UNLIKELY(!ready() || !ma_real.reallocarray)) return NULL;
+    if (!enter()) return ma_real.reallocarray(old, count, size);
+    void *p = ma_record_realloc(MA_REC_REALLOCARRAY, old, count, size);
+    leave();
+    return p;
+}
+
+MA_EXPORT int posix_memalign(void **out, size_t alignment, size_t size) {
+    if (MA_UNLIKELY(!ready())) return ENOMEM;
+    if (!enter()) return ma_real.posix_memalign(out, alignment, size);
+    int result = ma_real.posix_memalign(out, alignment, size);
+    int saved = errno;
+    ma_record_alloc(MA_REC_POSIX_MEMALIGN, size, alignment, result == 0 ? *out : NULL);
+    leave();
+    errno = saved;
+    return result;
+}
+
+#define MA_ALIGNED_HOOK(name, tag)                                     \
+    MA_EXPORT void *name(size_t alignment, size_t size) {              \
+        if (MA_UNLIKELY(!ready())) return bootstrap_alloc(size, alignment); \
+        if (!enter()) return ma_real.name(alignment, size);            \
+        void *p = ma_real.name(alignment, size);                       \
+        int saved = errno;                                             \
+        ma_record_alloc(tag, size, alignment, p);                      \
+        leave();                                                       \
+        errno = saved;                                                 \
+        return p;                                                      \
+    }
+MA_ALIGNED_HOOK(aligned_alloc, MA_REC_ALIGNED_ALLOC)
+MA_ALIGNED_HOOK(memalign, MA_REC_MEMALIGN)
+
+#define MA_PAGE_HOOK(name, tag)                                        \
+    MA_EXPORT void *name(size_t size) {                                \
+        if (MA_UNLIKELY(!ready())) return NULL;                        \
+        if (!enter()) return ma_real.name(size);                       \
+        void *p = ma_real.name(size);                                  \
+        int saved = errno;                                             \
+        ma_record_alloc(tag, size, 0, p);                              \
+        leave();                                                       \
+        errno = saved;                                                 \
+        return p;                                                      \
+    }
+MA_PAGE_HOOK(valloc, MA_REC_VALLOC)
+MA_PAGE_HOOK(pvalloc, MA_REC_PVALLOC)
+
+/* ---- Anonymous mappings ---- */
+
+static void *mmap_hook(void *(*real)(void *, size_t, int, int, int, off_t), void *address, size_t length, int prot,
+                       int flags, int fd, off_t offset) {
+    if (!(flags & MAP_ANONYMOUS) || !enter()) return real(address, length, prot, flags, fd, offset);
+    void *p = real(address, length, prot, flags, fd, offset);
+    int saved = errno;
+    ma_record_mmap(length, prot, flags, p);
+    leave();
+    errno = saved;
+    return p;
+}
+
+MA_EXPORT void *mmap(void *address, size_t length, int prot, int flags, int fd, off_t offset) {
+    if (MA_UNLIKELY(!ready())) return MAP_FAILED;
+    return mmap_hook(ma_real.mmap, address, length, prot, flags, fd, offset);
+}
+
+MA_EXPORT void *mmap64(void *address, size_t length, int prot, int flags, int fd, off_t offset) {
+    if (MA_UNLIKELY(!ready())) return MAP_FAILED;
+    return mmap_hook(ma_real.mmap64 ? ma_real.mmap64 : ma_real.mmap, address, length, prot, flags, fd, offset);
+}
+
+MA_EXPORT int munmap(void *start, size_t length) {
+    if (MA_UNLIKELY(!ready())) return -1;
+    if (enter()) {
+        int saved = errno;
+        ma_record_munmap(start, length);
+        leave();
+        errno = saved;
+    }
+    return ma_real.munmap(start, length);
+}
+
+MA_EXPORT void *mremap(void *old, size_t old_length, size_t new_length, int flags, ...) {
+    void *new_address = NULL;
+    if (flags & MREMAP_FIXED) {
+        va_list args;
+        va_start(args, flags);
+        new_address = va_arg(args, void *);
+        va_end(args);
+    }
+    if (MA_UNLIKELY(!ready())) return MAP_FAILED;
+    if (!enter()) return ma_real.mremap(old, old_length, new_length, flags, new_address);
+    void *p = ma_record_mremap(old, old_length, new_length, flags, new_address);
+    leave();
+    return p;
+}
+
+/* ---- Process end and exec: write out what is buffered first ---- */
+
+MA_EXPORT void _exit(int status) {
+    ready();
+    if (enter()) {
+        ma_record_exit(MA_EXIT_UNDERSCORE);
+        leave();
+    }
+    ma_real.exit_(status);
+    __builtin_unreachable();
+}
+
+MA_EXPORT void _Exit(int status) {
+    ready();
+    if (enter()) {
+        ma_record_exit(MA_EXIT_UNDERSCORE);
+        leave();
+    }
+    ma_real.Exit_(status);
+    __builtin_unreachable();
+}
+
+MA_EXPORT void abort(void) {
+    ready();
+    if (enter()) {
+        ma_record_exit(MA_EXIT_ABORT);
+        leave();
+    }
+    ma_real.abort();
+    __builtin_unreachable();
+}
+
+static void before_exec(const char *path) {
+    int saved = errno;
+    if (enter()) {
+        ma_record_exec(path);
+        leave();
+    }
+    errno = saved;
+}
+
+MA_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
+    ready();
+    before_exec(path);
+    return ma_real.execve(path, argv, envp);
+}
+
+MA_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
+    ready();
+    before_exec(file);
+    return ma_real.execvpe(file, argv, envp);
+}
+
+extern char **environ;
+
+MA_EXPORT int execv(const char *path, char *const argv[]) { return execve(path, argv, environ); }
+
+MA_EXPORT int execvp(const char *file, char *const argv[]) { return execvpe(file, argv, environ); }
+
+MA_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
+    ready();
+    before_exec("");
+    return ma_real.fexecve(fd, argv, envp);
+}
+
+MA_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags) {
+    ready();
+    before_exec(path);
+    return ma_real.execveat(dirfd, path, argv, envp, flags);
+}
+
+/* execl, execle and execlp: gather the variadic arguments (on the stack, as glibc does). */
+#define MA_COLLECT_ARGS(first, argv_name)                          \
+    size_t count_ = 1;                                             \
+    va_list args_;                                                 \
+    va_start(args_, first);                                        \
+    while (va_arg(args_, const char *)) count_++;                  \
+    va_end(args_);                                                 \
+    const char *argv_name[count_ + 1];                             \
+    argv_name[0] = first;                                          \
+    va_start(args_, first);                                        \
+    for (size_t i_ = 1; i_ <= count_; i_++) argv_name[i_] = va_arg(args_, const char *);
+
+MA_EXPORT int execl(const char *path, const char *arg, ...) {
+    MA_COLLECT_ARGS(arg, argv)
+    va_end(args_);
+    return execve(path, (char *const *)argv, environ);
+}
+
+MA_EXPORT int execlp(const char *file, const char *arg, ...) {
+    MA_COLLECT_ARGS(arg, argv)
+    va_end(args_);
+    return execvpe(file, (char *const *)argv, environ);
+}
+
+MA_EXPORT int execle(const char *path, const char *arg, ...) {
+    MA_COLLECT_ARGS(arg, argv)
+    char *const *envp = va_arg(args_, char *const *);
+    va_end(args_);
+    return execve(path, (char *const *)argv, envp);
+}
+
+/* ---- Thread names ---- */
+
+MA_EXPORT int pthread_setname_np(pthread_t thread, const char *name) {
+    ready();
+    int result = ma_real.pthread_setname_np(thread, name);
+    if (result == 0 && pthread_equal(thread, pthread_self()) && enter()) {
+        ma_record_thread_name(name);
+        leave();
+    }
+    return result;
+}

@@ -1,0 +1,148 @@
+/*
+ * Internal interface of the MemAtlas recorder, the LD_PRELOAD library that runs inside the
+ * profiled process. Everything here is hidden; only the hooked libc functions are exported.
+ *
+ *   hooks.c    the interposed functions: re-entry guard, then hand the event to the writer
+ *   writer.c   the event stream: lock, encoding, buffers, flusher thread, zstd, files, fork
+ *   stacks.c   call stacks: libunwind / frame-pointer walking and in-process deduplication
+ *   modules.c  loaded modules (dl_iterate_phdr), encoded as MA_REC_MODULES records
+ *   sysmem.c   the recorder's own memory (mmap, never the program's heap) and small syscalls
+ */
+#ifndef MEMATLAS_RECORDER_INTERNAL_H
+#define MEMATLAS_RECORDER_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <sys/types.h>
+
+#include "mematlas_trace_schema.h"
+
+#define MA_HIDDEN __attribute__((visibility("hidden")))
+#define MA_EXPORT __attribute__((visibility("default")))
+#define MA_TLS __thread __attribute__((tls_model("initial-exec")))
+#define MA_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MA_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Deepest stack the recorder keeps (the --depth option is capped here). */
+#define MA_MAX_FRAMES 256
+
+/* ---- The real functions, found with dlsym(RTLD_NEXT) (hooks.c) ---- */
+struct ma_real_functions {
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    void *(*reallocarray)(void *, size_t, size_t);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*memalign)(size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    void *(*mmap)(void *, size_t, int, int, int, off_t);
+    void *(*mmap64)(void *, size_t, int, int, int, off_t);
+    int (*munmap)(void *, size_t);
+    void *(*mremap)(void *, size_t, size_t, int, ...);
+    void (*exit_)(int);
+    void (*Exit_)(int);
+    void (*abort)(void);
+    int (*execve)(const char *, char *const[], char *const[]);
+    int (*execvpe)(const char *, char *const[], char *const[]);
+    int (*fexecve)(int, char *const[], char *const[]);
+    int (*execveat)(int, const char *, char *const[], char *const[], int);
+    int (*pthread_setname_np)(pthread_t, const char *);
+};
+extern struct ma_real_functions ma_real MA_HIDDEN;
+
+/* ---- Writer (writer.c) ---- */
+
+/* Starts recording (idempotent, thread safe); called from the constructor or the first hook. */
+void ma_init(void) MA_HIDDEN;
+/* 1 while events are being recorded. */
+int ma_is_recording(void) MA_HIDDEN;
+
+/* The hot-path entry points. Each captures the stack (where the event has one) outside the lock,
+ * then appends one record under the lock. */
+void ma_record_alloc(int tag, size_t size, size_t alignment, void *result) MA_HIDDEN;
+void ma_record_free(void *block) MA_HIDDEN;
+/* realloc needs the lock held across the real call, so that no other thread can be handed the
+ * old block's address before the move is recorded. */
+void *ma_record_realloc(int tag, void *old, size_t nmemb, size_t size) MA_HIDDEN;
+void ma_record_mmap(size_t length, int prot, int flags, void *result) MA_HIDDEN;
+void ma_record_munmap(void *start, size_t length) MA_HIDDEN;
+void *ma_record_mremap(void *old, size_t old_length, size_t new_length, int flags, void *new_address) MA_HIDDEN;
+void ma_record_thread_name(const char *name) MA_HIDDEN;
+/* Flushes everything written so far to the file (exec, _exit, abort); how = MA_EXIT_* or 0. */
+void ma_record_exit(int how) MA_HIDDEN;
+void ma_record_exec(const char *path) MA_HIDDEN;
+
+/* ---- Stacks (stacks.c) ---- */
+
+/* Loads the configured unwinder; returns the MA_UNWIND_* value actually in use. */
+int ma_stacks_init(int requested_unwinder, int max_depth) MA_HIDDEN;
+/* Captures the caller's stack (innermost first), skipping the recorder's own frames. */
+int ma_capture_stack(uintptr_t *frames) MA_HIDDEN;
+/* Looks a stack up in the in-process table (the writer lock is held). Returns its id (from 1);
+ * *is_new is set when the stack was not seen before and must be written out. */
+uint32_t ma_intern_stack(const uintptr_t *frames, int count, int *is_new) MA_HIDDEN;
+/* Forgets every stack (a forked child starts a new trace). */
+void ma_stacks_reset(void) MA_HIDDEN;
+/* Forgets the calling thread's cached stack bounds (after fork). */
+void ma_stacks_thread_reset(void) MA_HIDDEN;
+
+/* ---- Modules (modules.c) ---- */
+
+/* Encodes a complete MA_REC_MODULES record of the currently loaded modules into a buffer owned by
+ * modules.c; returns its length. Must be called without the writer lock (it takes the loader's). */
+size_t ma_modules_snapshot(const uint8_t **record) MA_HIDDEN;
+/* 1 when dlopen/dlclose happened since the last snapshot (cheap check through dl_iterate_phdr). */
+int ma_modules_changed(void) MA_HIDDEN;
+/* 1 when ip lies in an executable segment of the last snapshot. */
+int ma_modules_contains(uintptr_t ip) MA_HIDDEN;
+/* The recorder library's own text range, so its frames can be skipped. */
+void ma_modules_self_range(uintptr_t *start, uintptr_t *end) MA_HIDDEN;
+
+/* ---- The recorder's own memory and small system helpers (sysmem.c) ---- */
+
+/* Anonymous memory straight from the kernel (never the program's malloc). */
+void *ma_sys_alloc(size_t bytes) MA_HIDDEN;
+void ma_sys_release(void *memory, size_t bytes) MA_HIDDEN;
+/* Grows a ma_sys_alloc block, moving it if needed. */
+void *ma_sys_grow(void *memory, size_t old_bytes, size_t new_bytes) MA_HIDDEN;
+pid_t ma_gettid(void) MA_HIDDEN;
+uint64_t ma_monotonic_ns(void) MA_HIDDEN;
+uint64_t ma_realtime_ns(void) MA_HIDDEN;
+/* write() until done, retrying on EINTR; returns 0 or -1. */
+int ma_write_all(int fd, const void *data, size_t size) MA_HIDDEN;
+/* Reads a small file into buf (NUL-terminated); returns the byte count or -1. */
+ssize_t ma_read_small_file(const char *path, char *buf, size_t size) MA_HIDDEN;
+
+/* ---- Varint encoding (schema: uv, sv, str, adr) ---- */
+
+static inline uint8_t *ma_put_uv(uint8_t *p, uint64_t v) {
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static inline uint64_t ma_zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+
+static inline uint8_t *ma_put_sv(uint8_t *p, int64_t v) { return ma_put_uv(p, ma_zigzag(v)); }
+
+static inline uint8_t *ma_put_str(uint8_t *p, const char *s, size_t n) {
+    p = ma_put_uv(p, n);
+    for (size_t i = 0; i < n; i++) p[i] = (uint8_t)s[i];
+    return p + n;
+}
+
+static inline uint8_t *ma_put_adr(uint8_t *p, uint64_t *previous, uint64_t address) {
+    int64_t delta = (int64_t)(address - *previous);
+    *previous = address;
+    if ((delta & 15) == 0) return ma_put_uv(p, ma_zigzag(delta / 16) << 1);
+    return ma_put_uv(p, (ma_zigzag(delta) << 1) | 1);
+}
+
+#endif

@@ -1,1 +1,0 @@
-#include "mematlas_trace_schema.h"

@@ -1,0 +1,812 @@
+/* The event stream: one lock orders every event of the process; records are encoded into a ring
+ * of buffers that a flusher thread compresses (zstd, loaded with dlopen) and writes, at least
+ * every sample interval, so that a killed process leaves all but its last tick of events.
+ *
+ *   hook thread:  capture stack -> lock -> [STACK] [THREAD] EVENT -> unlock
+ *   flusher:      every tick: TICK(time, RSS) [MODULES]; compress + write every full buffer
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+enum {
+    MA_STATE_OFF = 0,   /* not started yet */
+    MA_STATE_STARTING,  /* one thread is starting the recorder: others pass through */
+    MA_STATE_ON,        /* recording */
+    MA_STATE_FORKED,    /* a forked child: starts its own trace at its first event */
+    MA_STATE_DISABLED,  /* off for good (no output possible, or write failed) */
+};
+static int g_state;
+
+/* ---- Configuration, from the environment set by `mematlas record` ---- */
+static struct {
+    const char *output;
+    int root;
+    int unwinder;
+    int max_depth;
+    uint64_t interval_ns;
+    int compress;
+    int level;
+} g_config;
+
+/* ---- Stream state, guarded by g_lock ---- */
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t g_previous_address;
+static pid_t g_last_tid;
+static uint64_t g_start_ns;
+static int g_sync_writes;    /* no flusher thread: full buffers are written by the caller */
+static int g_write_through; /* after exit began: every record is written at once */
+static volatile int g_modules_stale;
+
+/* ---- Buffers ---- */
+#define MA_BUFFER_SIZE (1u << 20)
+#define MA_BUFFER_COUNT 4
+#define MA_RESERVE_MAX (64 + 16 * MA_MAX_FRAMES + 64)
+struct ma_buffer {
+    uint8_t *data;
+    size_t used;
+    int full;
+};
+static struct ma_buffer g_buffers[MA_BUFFER_COUNT];
+static int g_current;     /* written by hooks, under g_lock */
+static int g_next_flush;  /* the next buffer the flusher writes, under g_flush_lock */
+static pthread_mutex_t g_flush_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_flush_work = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t g_flush_space = PTHREAD_COND_INITIALIZER;
+static pthread_t g_flusher;
+static int g_flusher_running, g_flusher_stop;
+static pthread_mutex_t g_modules_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* ---- Output ---- */
+static int g_fd = -1;
+static int g_statm_fd = -1;
+
+/* ---- zstd, through dlopen ---- */
+typedef struct {
+    void *(*alloc)(void *, size_t);
+    void (*free)(void *, void *);
+    void *opaque;
+} ma_zstd_custom_mem;
+typedef struct {
+    const void *src;
+    size_t size, pos;
+} ma_zstd_in;
+typedef struct {
+    void *dst;
+    size_t size, pos;
+} ma_zstd_out;
+static struct {
+    void *(*create)(ma_zstd_custom_mem);
+    size_t (*set_parameter)(void *, int, int);
+    size_t (*compress)(void *, ma_zstd_out *, ma_zstd_in *, int);
+    unsigned (*is_error)(size_t);
+    size_t (*reset)(void *, int);
+    void *context;
+    uint8_t *out;
+    size_t out_size;
+} g_zstd;
+
+/* Each thread's kernel id and name, read once. */
+static MA_TLS pid_t t_tid;
+static MA_TLS int t_name_written;
+static MA_TLS char t_name[32];
+
+static void *zstd_alloc(void *opaque, size_t size) {
+    (void)opaque;
+    size_t total = size + 64;
+    uint8_t *p = ma_sys_alloc(total);
+    if (!p) return NULL;
+    *(size_t *)p = total;
+    return p + 64;
+}
+
+static void zstd_free(void *opaque, void *address) {
+    (void)opaque;
+    if (!address) return;
+    uint8_t *p = (uint8_t *)address - 64;
+    ma_sys_release(p, *(size_t *)p);
+}
+
+static int load_zstd(void) {
+    void *lib = dlopen("libzstd.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) return 0;
+    g_zstd.create = (void *(*)(ma_zstd_custom_mem))dlsym(lib, "ZSTD_createCCtx_advanced");
+    g_zstd.set_parameter = (size_t(*)(void *, int, int))dlsym(lib, "ZSTD_CCtx_setParameter");
+    g_zstd.compress = (size_t(*)(void *, ma_zstd_out *, ma_zstd_in *, int))dlsym(lib, "ZSTD_compressStream2");
+    g_zstd.is_error = (unsigned (*)(size_t))dlsym(lib, "ZSTD_isError");
+    g_zstd.reset = (size_t(*)(void *, int))dlsym(lib, "ZSTD_CCtx_reset");
+    if (!g_zstd.create || !g_zstd.set_parameter || !g_zstd.compress || !g_zstd.is_error || !g_zstd.reset) return 0;
+    ma_zstd_custom_mem mem = {zstd_alloc, zstd_free, NULL};
+    g_zstd.context = g_zstd.create(mem);
+    if (!g_zstd.context) return 0;
+    g_zstd.set_parameter(g_zstd.context, 100 /* ZSTD_c_compressionLevel */, g_config.level);
+    g_zstd.out_size = 256 * 1024;
+    g_zstd.out = ma_sys_alloc(g_zstd.out_size);
+    return g_zstd.out != NULL;
+}
+
+/* ---- Small string helpers (no stdio: it may allocate) ---- */
+
+static size_t append_text(char *out, size_t at, size_t capacity, const char *text) {
+    while (*text && at + 1 < capacity) out[at++] = *text++;
+    out[at] = 0;
+    return at;
+}
+
+static size_t append_decimal(char *out, size_t at, size_t capacity, uint64_t value) {
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value);
+    while (n && at + 1 < capacity) out[at++] = digits[--n];
+    out[at] = 0;
+    return at;
+}
+
+static uint64_t parse_decimal(const char *s, uint64_t fallback) {
+    if (!s || !*s) return fallback;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return fallback;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    return v;
+}
+
+static void read_config(void) {
+    g_config.output = getenv("MEMATLAS_OUTPUT");
+    const char *unwind = getenv("MEMATLAS_UNWIND");
+    g_config.unwinder = MA_UNWIND_LIBUNWIND;
+    if (unwind && strcmp(unwind, "fp") == 0) g_config.unwinder = MA_UNWIND_FRAME_POINTERS;
+    if (unwind && strcmp(unwind, "none") == 0) g_config.unwinder = MA_UNWIND_NONE;
+    g_config.max_depth = (int)parse_decimal(getenv("MEMATLAS_DEPTH"), 64);
+    g_config.interval_ns = parse_decimal(getenv("MEMATLAS_SAMPLE_MS"), 10) * 1000000ull;
+    if (g_config.interval_ns == 0) g_config.interval_ns = 10000000ull;
+    const char *compress = getenv("MEMATLAS_COMPRESS");
+    g_config.compress = !(compress && strcmp(compress, "none") == 0);
+    g_config.level = (int)parse_decimal(getenv("MEMATLAS_ZSTD_LEVEL"), 3);
+
+    /* MEMATLAS_ROOT=1 marks the program `mematlas record` started: it writes the trace at the
+     * output path itself. Flip it in place (no allocation) so that children and exec'd programs,
+     * which inherit the environment, write beside it instead. */
+    extern char **environ;
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "MEMATLAS_ROOT=1", 15) == 0 && (*e)[15] == 0) {
+            g_config.root = 1;
+            (*e)[14] = '0';
+            break;
+        }
+    }
+}
+
+/* Opens a new trace file: never follows a symlink, never overwrites (O_EXCL), mode 0600, and
+ * moved to a high descriptor so the program's own descriptor numbers are unchanged. */
+static int open_trace_file(void) {
+    /* The program `mematlas record` started writes the output path itself; every other process
+     * (forked children, exec'd programs) writes PATH.PID, or PATH.PID.N when that is taken. */
+    char path[4096];
+    const char *base = g_config.output && *g_config.output ? g_config.output : "mematlas.trace";
+    uint64_t pid = (uint64_t)getpid();
+    for (int attempt = g_config.root ? 0 : 1; attempt < 100; attempt++) {
+        size_t n = append_text(path, 0, sizeof path, base);
+        if (attempt >= 1) {
+            n = append_text(path, n, sizeof path, ".");
+            n = append_decimal(path, n, sizeof path, pid);
+        }
+        if (attempt >= 2) {
+            n = append_text(path, n, sizeof path, ".");
+            n = append_decimal(path, n, sizeof path, (uint64_t)attempt);
+        }
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            int high = fcntl(fd, F_DUPFD_CLOEXEC, 700);
+            if (high >= 0) {
+                close(fd);
+                fd = high;
+            }
+            return fd;
+        }
+        if (errno != EEXIST) return -1;
+    }
+    return -1;
+}
+
+static int write_file_header(int fd, int flags) {
+    uint8_t header[MA_TRACE_HEADER_SIZE];
+    memset(header, 0, sizeof header);
+    memcpy(header, MA_TRACE_MAGIC, MA_TRACE_MAGIC_SIZE);
+    header[8] = MA_TRACE_VERSION & 0xff;
+    header[9] = MA_TRACE_VERSION >> 8;
+    header[10] = (uint8_t)(flags & 0xff);
+    header[11] = (uint8_t)(flags >> 8);
+    header[12] = MA_TRACE_HEADER_SIZE;
+    uint64_t pid = (uint64_t)getpid();
+    for (int i = 0; i < 8; i++) header[16 + i] = (uint8_t)(pid >> (8 * i));
+    return ma_write_all(fd, header, sizeof header);
+}
+
+/* ---- Writing buffers out ---- */
+
+/* Compresses (or copies) one buffer to the file. Called by one thread at a time: the flusher,
+ * or the calling thread once the flusher has stopped. */
+static pthread_mutex_t g_zstd_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void write_out_locked(const uint8_t *data, size_t size);
+
+static void write_out(const uint8_t *data, size_t size) {
+    if (g_fd < 0 || size == 0) return;
+    pthread_mutex_lock(&g_zstd_lock);
+    write_out_locked(data, size);
+    pthread_mutex_unlock(&g_zstd_lock);
+}
+
+static void write_out_locked(const uint8_t *data, size_t size) {
+    if (!g_zstd.context) {
+        if (ma_write_all(g_fd, data, size) != 0) g_state = MA_STATE_DISABLED;
+        return;
+    }
+    ma_zstd_in in = {data, size, 0};
+    for (;;) {
+        ma_zstd_out out = {g_zstd.out, g_zstd.out_size, 0};
+        size_t remaining = g_zstd.compress(g_zstd.context, &out, &in, 1 /* ZSTD_e_flush */);
+        if (g_zstd.is_error(remaining)) {
+            g_state = MA_STATE_DISABLED;
+            return;
+        }
+        if (out.pos && ma_write_all(g_fd, g_zstd.out, out.pos) != 0) {
+            g_state = MA_STATE_DISABLED;
+            return;
+        }
+        if (remaining == 0 && in.pos == in.size) return;
+    }
+}
+
+/* Hands the current buffer to the flusher (g_lock held). With may_wait = 0 it gives up instead of
+ * waiting for a free buffer (the flusher itself must never wait for itself). */
+static void submit_current(int may_wait) {
+    struct ma_buffer *b = &g_buffers[g_current];
+    if (b->used == 0) return;
+    if (g_sync_writes) {
+        write_out(b->data, b->used);
+        b->used = 0;
+        return;
+    }
+    pthread_mutex_lock(&g_flush_lock);
+    int next = (g_current + 1) % MA_BUFFER_COUNT;
+    if (g_buffers[next].full && !may_wait) {
+        pthread_mutex_unlock(&g_flush_lock);
+        return;
+    }
+    b->full = 1;
+    pthread_cond_signal(&g_flush_work);
+    while (g_buffers[next].full) pthread_cond_wait(&g_flush_space, &g_flush_lock);
+    g_current = next;
+    pthread_mutex_unlock(&g_flush_lock);
+}
+
+/* Room for `size` more bytes in the current buffer (g_lock held). */
+static inline uint8_t *reserve(size_t size) {
+    struct ma_buffer *b = &g_buffers[g_current];
+    if (MA_UNLIKELY(b->used + size > MA_BUFFER_SIZE)) {
+        submit_current(1);
+        b = &g_buffers[g_current];
+    }
+    return b->data + b->used;
+}
+
+static inline void commit(uint8_t *end) {
+    struct ma_buffer *b = &g_buffers[g_current];
+    b->used = (size_t)(end - b->data);
+    if (MA_UNLIKELY(g_write_through)) {
+        write_out(b->data, b->used);
+        b->used = 0;
+    }
+}
+
+/* Waits until every submitted buffer is on disk (g_lock held). */
+static void drain(void) {
+    submit_current(1);
+    if (g_sync_writes) return;
+    pthread_mutex_lock(&g_flush_lock);
+    for (int i = 0; i < MA_BUFFER_COUNT; i++)
+        while (g_buffers[i].full) pthread_cond_wait(&g_flush_space, &g_flush_lock);
+    pthread_mutex_unlock(&g_flush_lock);
+}
+
+/* ---- Records ---- */
+
+static void read_thread_name(void) {
+    char path[64];
+    size_t n = append_text(path, 0, sizeof path, "/proc/self/task/");
+    n = append_decimal(path, n, sizeof path, (uint64_t)t_tid);
+    append_text(path, n, sizeof path, "/comm");
+    ssize_t got = ma_read_small_file(path, t_name, sizeof t_name);
+    if (got < 0) got = 0;
+    while (got > 0 && t_name[got - 1] == '\n') t_name[--got] = 0;
+}
+
+static inline pid_t current_tid(void) {
+    if (MA_UNLIKELY(!t_tid)) {
+        t_tid = ma_gettid();
+        read_thread_name();
+    }
+    return t_tid;
+}
+
+/* Emits THREAD (and the thread's name once) when another thread appends (g_lock held). */
+static inline uint8_t *put_thread(uint8_t *p, pid_t tid) {
+    if (MA_LIKELY(tid == g_last_tid)) return p;
+    g_last_tid = tid;
+    *p++ = MA_REC_THREAD;
+    p = ma_put_uv(p, (uint64_t)tid);
+    if (!t_name_written) {
+        t_name_written = 1;
+        *p++ = MA_REC_THREAD_NAME;
+        p = ma_put_uv(p, (uint64_t)tid);
+        p = ma_put_str(p, t_name, strlen(t_name));
+    }
+    return p;
+}
+
+/* Interns the stack and writes its record when new (g_lock held). */
+static inline uint32_t put_stack(const uintptr_t *frames, int depth) {
+    int is_new;
+    uint32_t id = ma_intern_stack(frames, depth, &is_new);
+    if (MA_UNLIKELY(is_new)) {
+        uint8_t *p = reserve(16 + 10 * (size_t)depth);
+        *p++ = MA_REC_STACK;
+        p = ma_put_uv(p, (uint64_t)depth);
+        uintptr_t previous = 0;
+        for (int i = 0; i < depth; i++) {
+            p = ma_put_sv(p, (int64_t)(frames[i] - previous));
+            previous = frames[i];
+            if (!ma_modules_contains(frames[i])) g_modules_stale = 1;
+        }
+        commit(p);
+    }
+    return id;
+}
+
+static void emit_modules(void) {
+    pthread_mutex_lock(&g_modules_lock);
+    g_modules_stale = 0;
+    const uint8_t *record;
+    size_t length = ma_modules_snapshot(&record);
+    pthread_mutex_lock(&g_lock);
+    if (length) {
+        /* A module list may exceed one buffer: write it straight through the buffer chain. */
+        while (length) {
+            size_t chunk = length < MA_BUFFER_SIZE / 2 ? length : MA_BUFFER_SIZE / 2;
+            uint8_t *p = reserve(chunk);
+            memcpy(p, record, chunk);
+            commit(p + chunk);
+            record += chunk;
+            length -= chunk;
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    pthread_mutex_unlock(&g_modules_lock);
+}
+
+static inline void after_event(void) {
+    if (MA_UNLIKELY(g_modules_stale)) emit_modules();
+}
+
+static void emit_process(void) {
+    char exe[4096];
+    ssize_t exe_length = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (exe_length < 0) exe_length = 0;
+    size_t cmdline_capacity = 64 * 1024;
+    char *cmdline = ma_sys_alloc(cmdline_capacity);
+    ssize_t cmdline_length = cmdline ? ma_read_small_file("/proc/self/cmdline", cmdline, cmdline_capacity) : 0;
+    if (cmdline_length < 0) cmdline_length = 0;
+    while (cmdline_length > 0 && cmdline[cmdline_length - 1] == 0) cmdline_length--;
+
+    pthread_mutex_lock(&g_lock);
+    uint8_t *p = reserve(128 + (size_t)exe_length + (size_t)cmdline_length);
+    *p++ = MA_REC_PROCESS;
+    p = ma_put_uv(p, (uint64_t)getpid());
+    p = ma_put_uv(p, (uint64_t)getppid());
+    p = ma_put_uv(p, ma_realtime_ns());
+    p = ma_put_uv(p, g_start_ns);
+    p = ma_put_uv(p, (uint64_t)sysconf(_SC_PAGESIZE));
+    p = ma_put_uv(p, (uint64_t)g_config.unwinder);
+    p = ma_put_uv(p, (uint64_t)g_config.max_depth);
+    p = ma_put_uv(p, g_config.interval_ns);
+    p = ma_put_str(p, exe, (size_t)exe_length);
+    p = ma_put_str(p, cmdline ? cmdline : "", (size_t)cmdline_length);
+    commit(p);
+    pthread_mutex_unlock(&g_lock);
+    ma_sys_release(cmdline, cmdline_capacity);
+}
+
+static uint64_t read_rss_pages(void) {
+    if (g_statm_fd < 0) return 0;
+    char text[128];
+    ssize_t n = pread(g_statm_fd, text, sizeof text - 1, 0);
+    if (n <= 0) return 0;
+    text[n] = 0;
+    /* "size resident shared ...": the second field */
+    const char *p = text;
+    while (*p && *p != ' ') p++;
+    while (*p == ' ') p++;
+    uint64_t v = 0;
+    while (*p >= '0' && *p <= '9') v = v * 10 + (uint64_t)(*p++ - '0');
+    return v;
+}
+
+static void emit_tick(int may_wait) {
+    uint64_t rss = read_rss_pages();
+    uint64_t now = ma_monotonic_ns();
+    pthread_mutex_lock(&g_lock);
+    uint8_t *p = reserve(32);
+    *p++ = MA_REC_TICK;
+    p = ma_put_uv(p, now - g_start_ns);
+    p = ma_put_uv(p, rss);
+    commit(p);
+    submit_current(may_wait);
+    pthread_mutex_unlock(&g_lock);
+}
+
+/* ---- The flusher thread ---- */
+
+static void *flusher_main(void *unused) {
+    (void)unused;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    extern MA_TLS int ma_hook_busy;
+    ma_hook_busy = 1; /* anything this thread allocates is the recorder's, not the program's */
+    t_tid = ma_gettid();
+
+    uint64_t next_tick = ma_monotonic_ns() + g_config.interval_ns;
+    pthread_mutex_lock(&g_flush_lock);
+    while (!g_flusher_stop) {
+        struct ma_buffer *b = &g_buffers[g_next_flush];
+        if (b->full) {
+            pthread_mutex_unlock(&g_flush_lock);
+            write_out(b->data, b->used);
+            pthread_mutex_lock(&g_flush_lock);
+            b->used = 0;
+            b->full = 0;
+            g_next_flush = (g_next_flush + 1) % MA_BUFFER_COUNT;
+            pthread_cond_broadcast(&g_flush_space);
+            continue;
+        }
+        uint64_t now = ma_monotonic_ns();
+        if (now >= next_tick) {
+            pthread_mutex_unlock(&g_flush_lock);
+            if (ma_modules_changed()) emit_modules();
+            emit_tick(0);
+            pthread_mutex_lock(&g_flush_lock);
+            next_tick = now + g_config.interval_ns;
+            continue;
+        }
+        struct timespec deadline;
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        uint64_t wait = next_tick - now;
+        deadline.tv_sec += (time_t)(wait / 1000000000ull);
+        deadline.tv_nsec += (long)(wait % 1000000000ull);
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&g_flush_work, &g_flush_lock, &deadline);
+    }
+    pthread_mutex_unlock(&g_flush_lock);
+    return NULL;
+}
+
+static void start_flusher(void) {
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&g_flush_work, &attr);
+    pthread_condattr_destroy(&attr);
+    g_flusher_stop = 0;
+    if (pthread_create(&g_flusher, NULL, flusher_main, NULL) == 0) {
+        g_flusher_running = 1;
+        g_sync_writes = 0;
+    } else {
+        g_sync_writes = 1;
+    }
+}
+
+static void stop_flusher(void) {
+    if (!g_flusher_running) return;
+    pthread_mutex_lock(&g_flush_lock);
+    g_flusher_stop = 1;
+    pthread_cond_signal(&g_flush_work);
+    pthread_mutex_unlock(&g_flush_lock);
+    pthread_join(g_flusher, NULL);
+    g_flusher_running = 0;
+}
+
+/* ---- Start, fork, exit ---- */
+
+static void fork_prepare(void) {
+    if (g_state != MA_STATE_ON) return;
+    pthread_mutex_lock(&g_modules_lock);
+    pthread_mutex_lock(&g_lock);
+    pthread_mutex_lock(&g_flush_lock);
+    pthread_mutex_lock(&g_zstd_lock);
+}
+
+static void fork_parent(void) {
+    if (g_state != MA_STATE_ON) return;
+    pthread_mutex_unlock(&g_zstd_lock);
+    pthread_mutex_unlock(&g_flush_lock);
+    pthread_mutex_unlock(&g_lock);
+    pthread_mutex_unlock(&g_modules_lock);
+}
+
+static void fork_child(void) {
+    if (g_state != MA_STATE_ON) return;
+    /* The parent keeps its trace; the child drops the parent's pending bytes and starts a trace of
+     * its own at its first event (a child that only calls exec writes none). */
+    pthread_mutex_unlock(&g_zstd_lock);
+    pthread_mutex_unlock(&g_flush_lock);
+    pthread_mutex_unlock(&g_lock);
+    pthread_mutex_unlock(&g_modules_lock);
+    if (g_fd >= 0) close(g_fd);
+    g_fd = -1;
+    for (int i = 0; i < MA_BUFFER_COUNT; i++) {
+        g_buffers[i].used = 0;
+        g_buffers[i].full = 0;
+    }
+    g_current = g_next_flush = 0;
+    g_flusher_running = 0;
+    g_sync_writes = 1;
+    g_write_through = 0;
+    g_config.root = 0;
+    t_tid = 0;
+    t_name_written = 0;
+    ma_stacks_thread_reset();
+    g_state = MA_STATE_FORKED;
+}
+
+static int start_trace(void) {
+    g_start_ns = ma_monotonic_ns();
+    g_previous_address = 0;
+    g_last_tid = 0;
+    ma_stacks_reset();
+    g_fd = open_trace_file();
+    if (g_fd < 0) return -1;
+    int flags = 0;
+    if (g_zstd.context) {
+        g_zstd.reset(g_zstd.context, 1 /* ZSTD_reset_session_only */);
+        flags |= MA_FLAG_ZSTD;
+    }
+    if (write_file_header(g_fd, flags) != 0) return -1;
+    g_sync_writes = 1; /* until the flusher runs */
+    emit_process();
+    emit_modules();
+    emit_tick(1);
+    start_flusher();
+    return 0;
+}
+
+void ma_init(void) {
+    int expected = MA_STATE_OFF;
+    if (__atomic_compare_exchange_n(&g_state, &expected, MA_STATE_STARTING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        read_config();
+        for (int i = 0; i < MA_BUFFER_COUNT; i++) {
+            g_buffers[i].data = ma_sys_alloc(MA_BUFFER_SIZE);
+            if (!g_buffers[i].data) {
+                __atomic_store_n(&g_state, MA_STATE_DISABLED, __ATOMIC_RELEASE);
+                return;
+            }
+        }
+        g_config.unwinder = ma_stacks_init(g_config.unwinder, g_config.max_depth);
+        if (g_config.compress) load_zstd();
+        g_statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+        if (g_statm_fd >= 0) {
+            int high = fcntl(g_statm_fd, F_DUPFD_CLOEXEC, 700);
+            if (high >= 0) {
+                close(g_statm_fd);
+                g_statm_fd = high;
+            }
+        }
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
+        /* ON before the first records, so that the writer's own paths see a running recorder. */
+        __atomic_store_n(&g_state, MA_STATE_ON, __ATOMIC_RELEASE);
+        if (start_trace() != 0) __atomic_store_n(&g_state, MA_STATE_DISABLED, __ATOMIC_RELEASE);
+        return;
+    }
+    expected = MA_STATE_FORKED;
+    if (__atomic_compare_exchange_n(&g_state, &expected, MA_STATE_STARTING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&g_state, MA_STATE_ON, __ATOMIC_RELEASE);
+        if (start_trace() != 0) __atomic_store_n(&g_state, MA_STATE_DISABLED, __ATOMIC_RELEASE);
+    }
+}
+
+int ma_is_recording(void) {
+    int state = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE);
+    if (MA_LIKELY(state == MA_STATE_ON)) return 1;
+    if (state == MA_STATE_OFF || state == MA_STATE_FORKED) {
+        ma_init();
+        return __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == MA_STATE_ON;
+    }
+    return 0;
+}
+
+/* ---- Hot path ---- */
+
+void ma_record_alloc(int tag, size_t size, size_t alignment, void *result) {
+    uintptr_t frames[MA_MAX_FRAMES];
+    int depth = ma_capture_stack(frames);
+    pid_t tid = current_tid();
+    pthread_mutex_lock(&g_lock);
+    uint32_t stack = put_stack(frames, depth);
+    uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
+    p = put_thread(p, tid);
+    *p++ = (uint8_t)tag;
+    p = ma_put_uv(p, size);
+    if (tag == MA_REC_POSIX_MEMALIGN || tag == MA_REC_ALIGNED_ALLOC || tag == MA_REC_MEMALIGN)
+        p = ma_put_uv(p, alignment);
+    p = ma_put_uv(p, stack);
+    p = ma_put_adr(p, &g_previous_address, (uintptr_t)result);
+    commit(p);
+    pthread_mutex_unlock(&g_lock);
+    after_event();
+}
+
+void ma_record_free(void *block) {
+    pid_t tid = current_tid();
+    pthread_mutex_lock(&g_lock);
+    uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
+    p = put_thread(p, tid);
+    *p++ = MA_REC_FREE;
+    p = ma_put_adr(p, &g_previous_address, (uintptr_t)block);
+    commit(p);
+    pthread_mutex_unlock(&g_lock);
+}
+
+void *ma_record_realloc(int tag, void *old, size_t nmemb, size_t size) {
+    uintptr_t frames[MA_MAX_FRAMES];
+    int depth = ma_capture_stack(frames);
+    pid_t tid = current_tid();
+    size_t total = size;
+    if (tag == MA_REC_REALLOCARRAY && __builtin_mul_overflow(nmemb, size, &total)) total = SIZE_MAX;
+    pthread_mutex_lock(&g_lock);
+    void *result = tag == MA_REC_REALLOC ? ma_real.realloc(old, size) : ma_real.reallocarray(old, nmemb, size);
+    int saved_errno = errno;
+    uint32_t stack = put_stack(frames, depth);
+    uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
+    p = put_thread(p, tid);
+    *p++ = (uint8_t)tag;
+    p = ma_put_adr(p, &g_previous_address, (uintptr_t)old);
+    p = ma_put_uv(p, total);
+    p = ma_put_uv(p, stack);
+    p = ma_put_adr(p, &g_previous_address, (uintptr_t)result);
+    commit(p);
+    pthread_mutex_unlock(&g_lock);
+    after_event();
+    errno = saved_errno;
+    return result;
+}
+
+void ma_record_mmap(size_t length, int prot, int flags, void *result) {
+    uintptr_t frames[MA_MAX_FRAMES];
+    int depth = ma_capture_stack(frames);
+    pid_t tid = current_tid();
+    if (result == (void *)-1) result = NULL;
+    pthread_mutex_lock(&g_lock);
+    uint32_t stack = put_stack(frames, depth);
+    uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
+    p = put_thread(p, tid);
+    *p++ = MA_REC_MMAP;
+    p = ma_put_uv(p, length);
+    p = ma_put_uv(p, (uint64_t)(unsigned)prot);
+    p = ma_put_uv(p, (uint64_t)(unsigned)flags);
+    p = ma_put_uv(p, stack);
+    p = ma_put_adr(p, &g_previous_address, (uintptr_t)result);
+    commit(p);
+    pthread_mutex_unlock(&g_lock);
+    after_event();
+}
+
+void ma_record_munmap(void *start, size_t length) {
+    pid_t tid = current_tid();
+    pthread_mutex_lock(&g_lock);
+    uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
+    p = put_thread(p, tid);
+    *p++ = MA_REC_MUNMAP;
+    p = ma_put_adr(p, &g_previous_address, (uintptr_t)start);
+    p = ma_put_uv(p, length);
+    commit(p);
+    pthread_mutex_unlock(&g_lock);
+}
+
+void *ma_record_mremap(void *old, size_t old_length, size_t new_length, int flags, void *new_address) {
+    uintptr_t frames[MA_MAX_FRAMES];
+    int depth = ma_capture_stack(frames);
+    pid_t tid = current_tid();
+    pthread_mutex_lock(&g_lock);
+    void *result = ma_real.mremap(old, old_length, new_length, flags, new_address);
+    int saved_errno = errno;
+    uint32_t stack = put_stack(frames, depth);
+    uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
+    p = put_thread(p, tid);
+    *p++ = MA_REC_MREMAP;
+    p = ma_put_adr(p, &g_previous_address, (uintptr_t)old);
+    p = ma_put_uv(p, old_length);
+    p = ma_put_uv(p, new_length);
+    p = ma_put_uv(p, stack);
+    p = ma_put_adr(p, &g_previous_address, result == (void *)-1 ? 0 : (uintptr_t)result);
+    commit(p);
+    pthread_mutex_unlock(&g_lock);
+    after_event();
+    errno = saved_errno;
+    return result;
+}
+
+void ma_record_thread_name(const char *name) {
+    pid_t tid = current_tid();
+    size_t length = strnlen(name, sizeof t_name - 1);
+    memcpy(t_name, name, length);
+    t_name[length] = 0;
+    pthread_mutex_lock(&g_lock);
+    uint8_t *p = reserve(64);
+    *p++ = MA_REC_THREAD_NAME;
+    p = ma_put_uv(p, (uint64_t)tid);
+    p = ma_put_str(p, t_name, length);
+    commit(p);
+    pthread_mutex_unlock(&g_lock);
+}
+
+void ma_record_exit(int how) {
+    uint64_t now = ma_monotonic_ns();
+    pthread_mutex_lock(&g_lock);
+    uint8_t *p = reserve(32);
+    *p++ = MA_REC_EXIT;
+    p = ma_put_uv(p, now - g_start_ns);
+    p = ma_put_uv(p, (uint64_t)how);
+    commit(p);
+    drain();
+    pthread_mutex_unlock(&g_lock);
+}
+
+void ma_record_exec(const char *path) {
+    pthread_mutex_lock(&g_lock);
+    size_t length = path ? strnlen(path, 4096) : 0;
+    uint8_t *p = reserve(32 + length);
+    *p++ = MA_REC_EXEC;
+    p = ma_put_str(p, path ? path : "", length);
+    commit(p);
+    drain();
+    pthread_mutex_unlock(&g_lock);
+}
+
+__attribute__((constructor)) static void ma_constructor(void) {
+    extern MA_TLS int ma_hook_busy;
+    ma_hook_busy++;
+    ma_is_recording();
+    ma_hook_busy--;
+}
+
+/* At exit: write everything, stop the flusher, then keep recording write-through, so that frees
+ * made by destructors that run after this one still reach the trace. */
+__attribute__((destructor)) static void ma_destructor(void) {
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != MA_STATE_ON) return;
+    extern MA_TLS int ma_hook_busy;
+    ma_hook_busy++;
+    ma_record_exit(MA_EXIT_NORMAL);
+    stop_flusher();
+    pthread_mutex_lock(&g_lock);
+    g_sync_writes = 1;
+    g_write_through = 1;
+    submit_current(1);
+    pthread_mutex_unlock(&g_lock);
+    ma_hook_busy--;
+}

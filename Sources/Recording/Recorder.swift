@@ -1,0 +1,174 @@
+import Foundation
+import TraceIO
+
+/// How to record.
+public struct RecordOptions: Sendable {
+    /// The trace path for the started program; other processes write `PATH.PID[.N]` beside it.
+    public var output: String?
+    /// `libunwind` (default), `fp` (frame pointers) or `none`.
+    public var unwinder: String = "libunwind"
+    /// Deepest stack kept, in frames.
+    public var maxDepth: Int = 64
+    /// Sample ticks (time + RSS) interval, in milliseconds.
+    public var sampleIntervalMs: Int = 10
+    /// zstd-compress the trace.
+    public var compress: Bool = true
+    /// Replace an existing trace at the output path.
+    public var force: Bool = false
+
+    /// Default options.
+    public init() {}
+}
+
+/// What a recording produced.
+public struct RecordingResult: Sendable {
+    /// The started program's exit code, when it exited.
+    public var exitCode: Int32?
+    /// The signal that killed it, when one did.
+    public var signal: Int32?
+    /// The started process's pid.
+    public var pid: Int32
+    /// Trace files written, the started program's first.
+    public var traces: [String]
+    /// The trace of the started process's final program (after any exec), for summaries.
+    public var mainTrace: String
+
+    /// The status a shell would see: the exit code, or 128 + signal.
+    public var shellStatus: Int32 { exitCode ?? (128 + (signal ?? 0)) }
+}
+
+/// A program cannot be recorded.
+public struct RecordError: Error, CustomStringConvertible {
+    /// What went wrong, in one line.
+    public var message: String
+    public var description: String { message }
+}
+
+/// Runs programs under the recorder (`LD_PRELOAD`) and collects their traces.
+public enum Recorder {
+    /// The default trace path for a program: `mematlas.PROGRAM.PID.trace` in the current folder.
+    public static func defaultOutput(for program: String) -> String {
+        "mematlas.\((program as NSString).lastPathComponent).\(getpid()).trace"
+    }
+
+    /// Resolves `program` the way a shell would (PATH search when it has no slash).
+    public static func resolve(_ program: String) -> String? {
+        if program.contains("/") { return FileManager.default.isExecutableFile(atPath: program) ? program : nil }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for dir in path.split(separator: ":") {
+            let candidate = "\(dir)/\(program)"
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), !isDirectory.boolValue,
+               FileManager.default.isExecutableFile(atPath: candidate) {
+                return candidate
+            }
+        }
+        return nil
+    }
+
+    /// Checks that `path` can be traced: an executable that is a script or a dynamically linked ELF.
+    public static func checkTraceable(_ path: String) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw RecordError(message: "\(path): cannot be read") }
+        let head = handle.readData(ofLength: 4)
+        try? handle.close()
+        if head.starts(with: [0x23, 0x21]) { return }  // "#!": a script; its interpreter is checked by the kernel
+        guard head == Data([0x7f, 0x45, 0x4c, 0x46]) else { return }
+        let elf = try ELFFile(path: path)
+        if !elf.hasInterpreter {
+            throw RecordError(message: "\(path) is statically linked: LD_PRELOAD cannot trace it (the recorder needs a dynamically linked program)")
+        }
+    }
+
+    /// Runs `program` with `arguments` under the recorder; stdin, stdout and stderr pass through.
+    /// - Throws: `RecordError` when the program cannot be found or traced, or the recorder did not start.
+    public static func run(program: String, arguments: [String], options: RecordOptions) throws -> RecordingResult {
+        guard let executable = resolve(program) else { throw RecordError(message: "\(program): command not found") }
+        try checkTraceable(executable)
+        let library = try RecorderLibrary.path()
+        let output = URL(fileURLWithPath: options.output ?? defaultOutput(for: program)).standardizedFileURL.path
+        if FileManager.default.fileExists(atPath: output) || (try? FileManager.default.destinationOfSymbolicLink(atPath: output)) != nil {
+            guard options.force else { throw RecordError(message: "\(output) exists: choose another --output or pass --force to replace it") }
+            try FileManager.default.removeItem(atPath: output)
+        }
+
+        var environment = ProcessInfo.processInfo.environment
+        let preload = environment["LD_PRELOAD"].map { library + ":" + $0 } ?? library
+        environment["LD_PRELOAD"] = preload
+        environment["MEMATLAS_OUTPUT"] = output
+        environment["MEMATLAS_ROOT"] = "1"
+        environment["MEMATLAS_UNWIND"] = options.unwinder
+        environment["MEMATLAS_DEPTH"] = String(options.maxDepth)
+        environment["MEMATLAS_SAMPLE_MS"] = String(options.sampleIntervalMs)
+        environment["MEMATLAS_COMPRESS"] = options.compress ? "zstd" : "none"
+
+        let (pid, status) = try spawnAndWait(executable: executable, arguments: [program] + arguments, environment: environment)
+        var result = RecordingResult(exitCode: nil, signal: nil, pid: pid, traces: [], mainTrace: output)
+        if status & 0x7f == 0 { result.exitCode = (status >> 8) & 0xff } else { result.signal = status & 0x7f }
+
+        result.traces = traceFiles(for: output)
+        guard result.traces.first == output else {
+            throw RecordError(message: "the recorder did not start in \(program): no trace was written at \(output) (a setuid program, or one that clears LD_PRELOAD, cannot be traced)")
+        }
+        // The started process may have exec'd other programs: each wrote OUTPUT.PID[.N].
+        let ownImages = result.traces.filter { $0 == output || $0 == "\(output).\(pid)" || $0.hasPrefix("\(output).\(pid).") }
+        result.mainTrace = ownImages.last ?? output
+        return result
+    }
+
+    /// Trace files of one recording: the output path first, then `OUTPUT.PID[.N]` in pid order.
+    public static func traceFiles(for output: String) -> [String] {
+        let url = URL(fileURLWithPath: output)
+        let directory = url.deletingLastPathComponent().path
+        let base = url.lastPathComponent
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var others: [(pid: Int, image: Int, path: String)] = []
+        var haveRoot = false
+        for name in names {
+            if name == base { haveRoot = true; continue }
+            guard name.hasPrefix(base + ".") else { continue }
+            let parts = name.dropFirst(base.count + 1).split(separator: ".")
+            guard let pid = parts.first.flatMap({ Int($0) }) else { continue }
+            let image = parts.count > 1 ? Int(parts[1]) ?? 0 : 1
+            guard parts.count <= 2 else { continue }
+            others.append((pid, image, directory + "/" + name))
+        }
+        others.sort { ($0.pid, $0.image) < ($1.pid, $1.image) }
+        return (haveRoot ? [url.path] : []) + others.map(\.path)
+    }
+
+    /// posix_spawn the program with default signal handling in the child, and wait for it while
+    /// ignoring SIGINT and SIGQUIT here (the child gets them from the terminal, as under `time`).
+    static func spawnAndWait(executable: String, arguments: [String], environment: [String: String]) throws -> (Int32, Int32) {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        let oldInt = signal(SIGINT, SIG_IGN)
+        let oldQuit = signal(SIGQUIT, SIG_IGN)
+        defer {
+            signal(SIGINT, oldInt)
+            signal(SIGQUIT, oldQuit)
+        }
+        var pid: pid_t = 0
+        let error = posix_spawn(&pid, executable, nil, &attributes, argv, envp)
+        guard error == 0 else { throw RecordError(message: "\(executable): \(String(cString: strerror(error)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            guard errno == EINTR else { throw RecordError(message: "waitpid: \(String(cString: strerror(errno)))") }
+        }
+        return (pid, status)
+    }
+}

@@ -1,0 +1,82 @@
+import Analysis
+import TraceIO
+
+/// Renders a `SummaryReport` as the terminal summary (under one screen for the default top 5).
+public struct SummaryTextRenderer {
+    /// Use ANSI colour (only on a terminal).
+    public var colour: Bool
+    /// Sites shown per ranking.
+    public var top: Int
+
+    /// Creates a renderer.
+    public init(colour: Bool, top: Int = 5) {
+        self.colour = colour
+        self.top = top
+    }
+
+    private func bold(_ s: String) -> String { colour ? "\u{1B}[1m\(s)\u{1B}[0m" : s }
+    private func dim(_ s: String) -> String { colour ? "\u{1B}[2m\(s)\u{1B}[0m" : s }
+    private func red(_ s: String) -> String { colour ? "\u{1B}[31m\(s)\u{1B}[0m" : s }
+
+    /// The summary text.
+    public func render(_ report: SummaryReport) -> String {
+        var out = ""
+        let command = report.arguments.isEmpty ? report.executable : report.arguments.joined(separator: " ")
+        out += bold("MemAtlas summary") + " of \(report.trace)\n"
+        out += "  \(command)  (pid \(report.pid), \(Format.seconds(report.durationSeconds)), stacks: \(report.unwinder), end: \(report.end))\n"
+        if let truncation = report.truncation { out += red("  incomplete: \(truncation)") + "\n" }
+
+        let heapOrder = ["malloc", "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc", "free"]
+        let heap = heapOrder.filter { (report.calls[$0] ?? 0) > 0 || $0 == "malloc" || $0 == "free" }
+            .map { "\($0) \(Format.count(report.calls[$0] ?? 0))" + failures($0, report) }
+        out += "\n" + bold("Calls") + "       " + heap.joined(separator: "  ") + "\n"
+        let maps = ["mmap", "munmap", "mremap"].map { "\($0) \(Format.count(report.calls[$0] ?? 0))" + failures($0, report) }
+        out += "  anonymous " + maps.joined(separator: "  ") + "\n\n"
+
+        out += line("Allocated", "\(Format.bytes(report.allocatedBytes)) in \(Format.count(report.allocations)) allocations")
+        out += line("Temporary", "\(Format.count(report.temporaryAllocations)) (\(Format.percent(report.temporaryAllocations, of: report.allocations)) of allocations, freed before their thread allocated again)")
+        out += line("Peak heap", "\(Format.bytes(report.peakHeapBytes)) in \(Format.count(report.peakHeapBlocks)) blocks at \(Format.seconds(report.peakHeapTimeSeconds))")
+        let leak = "\(Format.bytes(report.leakedBytes)) in \(Format.count(report.leakedBlocks)) blocks"
+        out += line("Leaked", report.leakedBytes > 0 ? red(leak) : leak)
+        out += line("Peak RSS", "\(Format.bytes(report.peakResidentBytes)) at \(Format.seconds(report.peakResidentTimeSeconds))")
+        out += line("Anon mmap", "peak \(Format.bytes(report.peakMappedBytes)), \(Format.bytes(report.mappedBytesAtExit)) still mapped at exit")
+        if report.unmatchedFrees > 0 {
+            out += line("Unmatched", "\(Format.count(report.unmatchedFrees)) frees of blocks allocated before recording began")
+        }
+
+        out += section("Top call sites by allocations", report.topByAllocations) {
+            "\(Format.count($0.allocations)) \($0.allocations == 1 ? "call" : "calls"), \(Format.bytes($0.allocatedBytes))"
+        }
+        out += section("Top call sites by peak heap", report.topByPeak) {
+            "\(Format.bytes($0.peakBytes)) in \(Format.count($0.peakBlocks)) blocks"
+        }
+        out += section("Top call sites by leaks", report.topByLeaks) {
+            "\(Format.bytes($0.leakedBytes)) in \(Format.count($0.leakedBlocks)) blocks"
+        }
+        return out
+    }
+
+    private func failures(_ name: String, _ report: SummaryReport) -> String {
+        guard let failed = report.failedCalls[name], failed > 0 else { return "" }
+        return " (\(Format.count(failed)) failed)"
+    }
+
+    private func line(_ label: String, _ value: String) -> String {
+        bold(label.padding(toLength: 12, withPad: " ", startingAt: 0)) + value + "\n"
+    }
+
+    private func section(_ title: String, _ sites: [CallSite], _ figure: (CallSite) -> String) -> String {
+        guard !sites.isEmpty else { return "" }
+        var out = "\n" + bold(title) + "\n"
+        for site in sites.prefix(top) {
+            // The innermost frame is the function that made the call; name where it was inlined.
+            var location = site.location.first.map(\.shortDescription) ?? "?"
+            if site.location.count > 1, let outer = site.location.last { location += "  (inlined in \(outer.function))" }
+            out += "  " + figure(site).padding(toLength: 30, withPad: " ", startingAt: 0) + " " + location + "\n"
+            // The callers of the site, outermost last, on one line.
+            let callers = site.stack.filter { !$0.inlined }.dropFirst().prefix(3).map(\.function)
+            if !callers.isEmpty { out += dim("      from " + callers.joined(separator: " < ")) + "\n" }
+        }
+        return out
+    }
+}

@@ -1,0 +1,213 @@
+import Foundation
+import TraceModel
+
+/// One source-level frame of a symbolized address (an address may give several when calls were
+/// inlined: the innermost comes first).
+public struct SymbolizedFrame: Sendable, Codable, Hashable {
+    /// The function's name, demangled (C++, Rust, Swift); `0x…` when unknown.
+    public var function: String
+    /// The source file, when debug info has it.
+    public var file: String?
+    /// The source line, when debug info has it.
+    public var line: Int?
+    /// The module (executable or library) path.
+    public var module: String
+    /// True for a frame that the compiler inlined into the next one.
+    public var inlined: Bool
+
+    /// Creates a frame.
+    public init(function: String, file: String? = nil, line: Int? = nil, module: String, inlined: Bool = false) {
+        self.function = function
+        self.file = file
+        self.line = line
+        self.module = module
+        self.inlined = inlined
+    }
+
+    /// `function file:line`, with the file's last path component only.
+    public var shortDescription: String {
+        var text = function
+        if let file, let line, line > 0 { text += "  " + (file as NSString).lastPathComponent + ":\(line)" }
+        else { text += "  (" + (module as NSString).lastPathComponent + ")" }
+        return text
+    }
+}
+
+/// An instruction address inside a module file: what the symbolizer looks up.
+public struct CodeLocation: Hashable, Sendable {
+    /// The module path.
+    public var module: String
+    /// The address in the file's own address space.
+    public var fileAddress: UInt64
+}
+
+/// Resolves instruction pointers from a trace to functions and source lines, at report time:
+/// module map + offset, looked up in batch by `llvm-symbolizer` (DWARF, inlining, demangling), with
+/// the ELF symbol table as the fallback and Swift names demangled by the Swift runtime.
+public final class Symbolizer {
+    private let moduleMaps: [ModuleMap]
+    private var cache: [UInt64: [SymbolizedFrame]] = [:]
+    private var elfSymbols: [String: [ELFFile.Symbol]] = [:]
+    /// The llvm-symbolizer in use, or nil when none was found.
+    public let symbolizerPath: String?
+
+    /// Creates a symbolizer for a trace's module maps.
+    public init(moduleMaps: [ModuleMap], symbolizerPath: String? = Symbolizer.findLLVMSymbolizer()) {
+        self.moduleMaps = moduleMaps
+        self.symbolizerPath = symbolizerPath
+    }
+
+    /// Finds llvm-symbolizer: `$MEMATLAS_SYMBOLIZER`, next to the Swift toolchain, or on PATH.
+    public static func findLLVMSymbolizer() -> String? {
+        let environment = ProcessInfo.processInfo.environment
+        var candidates: [String] = []
+        if let explicit = environment["MEMATLAS_SYMBOLIZER"] { candidates.append(explicit) }
+        let path = (environment["PATH"] ?? "/usr/bin").split(separator: ":").map(String.init)
+        for dir in path where FileManager.default.isExecutableFile(atPath: dir + "/swift") {
+            candidates.append(dir + "/llvm-symbolizer")
+        }
+        candidates.append("/opt/swift/usr/bin/llvm-symbolizer")
+        candidates += path.map { $0 + "/llvm-symbolizer" }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// The module and file address of a runtime instruction pointer, looked up in the module map in
+    /// effect when `stack` was captured (then in later maps: a library may have been mapped in
+    /// just before its first stack was seen).
+    public func locate(_ ip: UInt64, stack: StackID = StackID(UInt32.max)) -> CodeLocation? {
+        guard !moduleMaps.isEmpty else { return nil }
+        var first = 0
+        for (i, map) in moduleMaps.enumerated() where map.stacksBefore < stack.rawValue { first = i }
+        for map in moduleMaps[first...] + moduleMaps[..<first].reversed() {
+            for module in map.modules where module.contains(ip) {
+                return CodeLocation(module: module.path, fileAddress: ip &- module.loadBias)
+            }
+        }
+        return nil
+    }
+
+    /// Symbolizes instruction pointers (return addresses: each is looked up at `ip - 1`, the call).
+    /// Results are cached; addresses outside every module give a `0x…` frame.
+    public func symbolize(_ ips: [UInt64]) -> [UInt64: [SymbolizedFrame]] {
+        var pending: [(ip: UInt64, location: CodeLocation)] = []
+        var seen = Set<UInt64>()
+        for ip in ips where cache[ip] == nil && seen.insert(ip).inserted {
+            if let location = locate(ip &- 1), !location.module.isEmpty, location.module.hasPrefix("/") {
+                pending.append((ip, location))
+            } else {
+                cache[ip] = [SymbolizedFrame(function: "0x" + String(ip, radix: 16), module: locate(ip &- 1)?.module ?? "?")]
+            }
+        }
+        if !pending.isEmpty {
+            let resolved = runLLVMSymbolizer(pending.map(\.location)) ?? []
+            for (i, item) in pending.enumerated() {
+                var frames = i < resolved.count ? resolved[i] : []
+                if frames.isEmpty || frames.allSatisfy({ $0.function == "??" || $0.function.isEmpty }) {
+                    frames = [fallbackFrame(item.location)]
+                }
+                cache[item.ip] = frames.map { frame in
+                    var f = frame
+                    f.function = Demangler.demangle(f.function)
+                    return f
+                }
+            }
+        }
+        var result: [UInt64: [SymbolizedFrame]] = [:]
+        for ip in ips { result[ip] = cache[ip] }
+        return result
+    }
+
+    private func fallbackFrame(_ location: CodeLocation) -> SymbolizedFrame {
+        if elfSymbols[location.module] == nil {
+            elfSymbols[location.module] = (try? ELFFile(path: location.module))?.functionSymbols() ?? []
+        }
+        let symbols = elfSymbols[location.module]!
+        var lo = 0, hi = symbols.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if symbols[mid].address <= location.fileAddress { lo = mid + 1 } else { hi = mid }
+        }
+        if lo > 0 {
+            let symbol = symbols[lo - 1]
+            if symbol.size == 0 || location.fileAddress < symbol.address + symbol.size {
+                return SymbolizedFrame(function: symbol.name, module: location.module)
+            }
+        }
+        let name = (location.module as NSString).lastPathComponent
+        return SymbolizedFrame(function: "\(name)+0x" + String(location.fileAddress, radix: 16), module: location.module)
+    }
+
+    private func runLLVMSymbolizer(_ locations: [CodeLocation]) -> [[SymbolizedFrame]]? {
+        guard let symbolizerPath else { return nil }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: symbolizerPath)
+        process.arguments = ["--output-style=JSON", "--demangle", "--inlining"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { return nil }
+        var text = ""
+        for location in locations {
+            text += "\"\(location.module)\" 0x\(String(location.fileAddress, radix: 16))\n"
+        }
+        let payload = Data(text.utf8)
+        let writer = Thread {
+            input.fileHandleForWriting.write(payload)
+            try? input.fileHandleForWriting.close()
+        }
+        writer.start()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        var results: [[SymbolizedFrame]] = []
+        for line in data.split(separator: UInt8(ascii: "\n")) {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
+                results.append([])
+                continue
+            }
+            let module = object["ModuleName"] as? String ?? ""
+            let symbols = object["Symbol"] as? [[String: Any]] ?? []
+            var frames: [SymbolizedFrame] = []
+            for (i, symbol) in symbols.enumerated() {
+                let function = symbol["FunctionName"] as? String ?? "??"
+                let file = (symbol["FileName"] as? String).flatMap { $0.isEmpty ? nil : $0 }
+                let line = symbol["Line"] as? Int
+                frames.append(SymbolizedFrame(function: function, file: file, line: line == 0 ? nil : line, module: module, inlined: i < symbols.count - 1))
+            }
+            results.append(frames)
+        }
+        return results
+    }
+}
+
+/// Demangles Swift symbols through the Swift runtime's `swift_demangle` and C++ symbols through
+/// `__cxa_demangle` (both already loaded in this process).
+public enum Demangler {
+    private typealias SwiftDemangle = @convention(c) (UnsafePointer<CChar>, Int, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<Int>?, UInt32) -> UnsafeMutablePointer<CChar>?
+    private typealias CxaDemangle = @convention(c) (UnsafePointer<CChar>, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<Int>?, UnsafeMutablePointer<Int32>?) -> UnsafeMutablePointer<CChar>?
+
+    private static let swiftDemangle: SwiftDemangle? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "swift_demangle").map { unsafeBitCast($0, to: SwiftDemangle.self) }
+    private static let cxaDemangle: CxaDemangle? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__cxa_demangle").map { unsafeBitCast($0, to: CxaDemangle.self) }
+
+    /// The demangled form of a Swift (`$s…`) or C++ (`_Z…`) symbol; other names unchanged.
+    public static func demangle(_ name: String) -> String {
+        if name.hasPrefix("$s") || name.hasPrefix("_$s") || name.hasPrefix("$S") || name.hasPrefix("_T0") {
+            guard let swiftDemangle else { return name }
+            return name.withCString { cName -> String in
+                guard let out = swiftDemangle(cName, strlen(cName), nil, nil, 0) else { return name }
+                defer { free(out) }
+                return String(cString: out)
+            }
+        }
+        if name.hasPrefix("_Z") {
+            guard let cxaDemangle else { return name }
+            return name.withCString { cName -> String in
+                var status: Int32 = 0
+                guard let out = cxaDemangle(cName, nil, nil, &status), status == 0 else { return name }
+                defer { free(out) }
+                return String(cString: out)
+            }
+        }
+        return name
+    }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Recording
+
+/// Options shared by `record` and `run`.
+struct RecordOptionGroup: ParsableArguments {
+    @Option(name: .shortAndLong, help: "Trace file for the started program (other processes write FILE.PID).")
+    var output: String?
+
+    @Option(help: "How to capture call stacks: libunwind, fp (frame pointers) or none.")
+    var unwind: String = "libunwind"
+
+    @Option(help: "Deepest call stack kept, in frames.")
+    var depth: Int = 64
+
+    @Option(name: .customLong("sample-interval"), help: "Interval of time and RSS samples, in milliseconds.")
+    var sampleInterval: Int = 10
+
+    @Flag(name: .customLong("no-compress"), help: "Write the trace without zstd compression.")
+    var noCompress = false
+
+    @Flag(help: "Replace an existing trace at the output path.")
+    var force = false
+
+    func validate() throws {
+        guard ["libunwind", "fp", "none"].contains(unwind) else {
+            throw ValidationError("--unwind must be libunwind, fp or none (got \(unwind))")
+        }
+        guard (1...240).contains(depth) else { throw ValidationError("--depth must be between 1 and 240 frames") }
+        guard (1...60_000).contains(sampleInterval) else { throw ValidationError("--sample-interval must be 1 to 60000 ms") }
+    }
+
+    var recordOptions: RecordOptions {
+        var options = RecordOptions()
+        options.output = output
+        options.unwinder = unwind
+        options.maxDepth = depth
+        options.sampleIntervalMs = sampleInterval
+        options.compress = !noCompress
+        options.force = force
+        return options
+    }
+}

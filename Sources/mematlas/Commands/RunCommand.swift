@@ -1,0 +1,38 @@
+import Analysis
+import ArgumentParser
+import Foundation
+import Recording
+
+/// `mematlas run`: record, then summarize, in one step (a bundled example when no program is given).
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Record a program (or the bundled example) and print its summary.",
+        discussion: "With no program, runs the bundled example Examples/\(ExampleProgram.defaultExample)."
+    )
+
+    @OptionGroup var options: RecordOptionGroup
+
+    @Flag(help: "Print the summary as JSON.")
+    var json = false
+
+    @Option(help: "Call sites listed per ranking.")
+    var top: Int = 5
+
+    @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --); none runs the bundled example.")
+    var command: [String] = []
+
+    func run() throws {
+        var words = command.first == "--" ? Array(command.dropFirst()) : command
+        if words.isEmpty { words = [try ExampleProgram.build(ExampleProgram.defaultExample)] }
+        var recordOptions = options.recordOptions
+        if recordOptions.output == nil {
+            recordOptions.output = Recorder.defaultOutput(for: words[0])
+        }
+        let result = try Recorder.run(program: words[0], arguments: Array(words.dropFirst()), options: recordOptions)
+        FileHandle.standardError.write(Data(traceListing(result).utf8))
+        let (report, _, _) = try TraceSummary.summarize(path: result.mainTrace, top: top, progress: ProgressBar.forTerminal())
+        print(renderSummary(report, json: json, top: top), terminator: "")
+        if result.shellStatus != 0 { throw ExitCode(result.shellStatus) }
+    }
+}
