@@ -10,7 +10,7 @@ final class LiveExample {
 
     /// Builds `Examples/c/NAME.c` and starts it.
     init(_ example: String, arguments: [String] = [], compilerFlags: [String] = []) throws {
-        process.executableURL = URL(fileURLWithPath: try ExamplePrograms.build("c/\(example).c", extraFlags: compilerFlags))
+        process.executableURL = URL(fileURLWithPath: try buildExample(example, compilerFlags: compilerFlags))
         process.arguments = arguments
         process.standardInput = input
         process.standardOutput = output
@@ -56,3 +56,13 @@ final class LiveExample {
 func hexAddress(_ text: String) -> UInt64? {
     UInt64(text.hasPrefix("0x") ? String(text.dropFirst(2)) : text, radix: 16)
 }
+
+/// Builds `Examples/c/NAME.c` once at a time: tests run in parallel, and two builds of the same
+/// example would race on its temporary output file.
+func buildExample(_ name: String, compilerFlags: [String] = []) throws -> String {
+    exampleBuildLock.lock()
+    defer { exampleBuildLock.unlock() }
+    return try ExamplePrograms.build("c/\(name).c", extraFlags: compilerFlags)
+}
+
+private let exampleBuildLock = NSLock()

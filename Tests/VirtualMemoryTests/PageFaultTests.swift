@@ -6,7 +6,7 @@ import TestSupport
 /// Page-fault sampling with perf_event_open on Examples/c/vm_fault_pages.c.
 @Suite struct PageFaultTests {
     @Test func faultsAreAttributedToTheTouchingFunction() throws {
-        let program = try ExamplePrograms.build("c/vm_fault_pages.c")
+        let program = try buildExample("vm_fault_pages")
         let recording: PageFaultRecording
         do {
             recording = try PageFaultSampler.record(program: program, arguments: ["8192"])

@@ -124,9 +124,22 @@ public enum PageScanner {
         }
         var presentFrames: [FrameNumber] = []
         try reader.forEachBatch(firstPage: firstPage, count: pageCount) { batchStart, entries in
-            for (offset, raw) in entries.enumerated() {
+            var index = 0
+            while index < entries.count {
+                let pageIndex = batchStart - firstPage + UInt64(index)
+                let cell = Int(pageIndex / pagesPerCell)
+                let raw = entries[index]
+                if raw == 0 {
+                    // Fast path for untouched runs (most of a large reservation): count zeros up to the cell's end.
+                    let cellEnd = min(entries.count, index + Int(UInt64(cell + 1) * pagesPerCell - pageIndex))
+                    var next = index + 1
+                    while next < cellEnd && entries[next] == 0 { next += 1 }
+                    census.notPresent += UInt64(next - index)
+                    strip[cell].notPresent += UInt32(next - index)
+                    index = next
+                    continue
+                }
                 let entry = PageMapEntry(rawValue: raw)
-                let cell = Int((batchStart - firstPage + UInt64(offset)) / pagesPerCell)
                 switch entry.state {
                 case .present:
                     census.present += 1
@@ -141,6 +154,7 @@ public enum PageScanner {
                     census.notPresent += 1
                     strip[cell].notPresent += 1
                 }
+                index += 1
             }
         }
         if let flagsReader, !presentFrames.isEmpty {

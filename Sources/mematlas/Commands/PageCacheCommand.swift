@@ -26,8 +26,16 @@ struct PageCacheCommand: ParsableCommand {
         if evict { for file in files { try PageCache.evict(file) } }
         var results: [FileResidency] = []
         print(VMReport.pad("Cached", 10) + " " + VMReport.pad("Pages", 16) + " " + VMReport.pad("%", 6) + "  File  (cached page ranges)")
+        var failures = 0
         for file in files {
-            let residency = try PageCache.residency(of: file)
+            let residency: FileResidency
+            do {
+                residency = try PageCache.residency(of: file)
+            } catch {
+                print(VMReport.pad("-", 10) + " " + VMReport.pad("-", 16) + " " + VMReport.pad("-", 6) + "  \(file)  (error: \(error))")
+                failures += 1
+                continue
+            }
             results.append(residency)
             let percent = residency.pageCount == 0 ? 0 : Double(residency.residentCount) * 100 / Double(residency.pageCount)
             let ranges = residency.residentRanges
@@ -45,5 +53,6 @@ struct PageCacheCommand: ParsableCommand {
             try PageCachePicture.svg(results).write(toFile: output, atomically: true, encoding: .utf8)
             print("wrote \(output)")
         }
+        if failures > 0 { throw ExitCode(1) }
     }
 }

@@ -23,6 +23,12 @@ struct VMCommand: ParsableCommand {
     @Option(help: "Translate this virtual address (hex, e.g. 0x7f0000001000) step by step.")
     var translate: String?
 
+    @Option(help: "List the pages (state, frame number, flags) of the region holding this hex address, from it on.")
+    var pages: String?
+
+    @Option(help: "With --pages: how many pages to list.")
+    var limit = 32
+
     @Option(help: "Also print a one-line summary every SECONDS while the process runs.")
     var every: Double?
 
@@ -40,6 +46,7 @@ struct VMCommand: ParsableCommand {
         if pid != nil && !program.isEmpty { throw ValidationError("give either a PID or a program, not both") }
         if let every, every <= 0 { throw ValidationError("--every needs a positive number of seconds") }
         if let translate, parseAddress(translate) == nil { throw ValidationError("--translate needs a hex address, got \(translate)") }
+        if let pages, parseAddress(pages) == nil { throw ValidationError("--pages needs a hex address, got \(pages)") }
     }
 
     func run() throws {
@@ -97,6 +104,16 @@ struct VMCommand: ParsableCommand {
         if let translate, let address = parseAddress(translate) {
             print("\nTranslation of \(translate):")
             for line in try AddressTranslation.translate(VirtualAddress(address), pid: pid).steps { print("  " + line) }
+        }
+        if let pagesAddress = self.pages.flatMap(parseAddress) {
+            if let region = snapshot.region(containing: VirtualAddress(pagesAddress)) {
+                print("\nPages of \(region.start)-\(region.end) \(region.kind.rawValue) \(region.name) from \(self.pages!):")
+                for page in try PageScanner.pageDetails(pid: pid, region: region, from: VirtualAddress(pagesAddress), limit: limit) {
+                    print("  " + page.summary)
+                }
+            } else {
+                print("\n\(self.pages!) is not in any region of pid \(pid)")
+            }
         }
         if let output {
             let picture = try pages ?? PageScanner.scan(snapshot)
