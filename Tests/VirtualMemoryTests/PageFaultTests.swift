@@ -20,7 +20,7 @@ import TestSupport
         #expect(recording.minorFaults.map { $0 >= 8192 } == true)
         let snapshot = try #require(recording.finalAddressSpace)
         let addresses = recording.samples.flatMap(PageFaultProfile.symbolAddresses(of:))
-        let names = ProcessSymbolizer(modules: ModuleMap(snapshot)).functionNames(for: addresses)
+        let names = ProcessSymbolizer(modules: ExecutableMappings(snapshot)).functionNames(for: addresses)
         let profile = PageFaultProfile(samples: recording.samples, names: names)
         let top = try #require(profile.functions.first)
         #expect(top.function == "touch_pages")

@@ -2,19 +2,20 @@ import Foundation
 
 /// Names instruction addresses of a process with `llvm-symbolizer` in one batch.
 ///
-/// A small private symbolizer for the `faults` command; it will be merged with the shared
-/// `Symbolizer` in TraceIO once that exists.
+/// A small private symbolizer for live processes (the `faults` command). TraceIO's `Symbolizer`
+/// works from a trace's module maps, which cannot be built outside TraceIO yet (no public
+/// `ModuleMap` initializer); the two are to be merged.
 public struct ProcessSymbolizer {
     /// The `llvm-symbolizer` executables tried, in order.
     public static let candidatePaths = ["/usr/bin/llvm-symbolizer", "/opt/swift/usr/bin/llvm-symbolizer"]
 
     /// The modules of the process.
-    public var modules: ModuleMap
+    public var modules: ExecutableMappings
 
     /// Creates a symbolizer for a process whose modules are `modules`.
-    public init(modules: ModuleMap) { self.modules = modules }
+    public init(modules: ExecutableMappings) { self.modules = modules }
 
-    /// Function names for `addresses` (same order and count); unresolved ones read `module+0xoffset`
+    /// Function names for `addresses`, keyed by address; unresolved ones read `module+0xoffset`
     /// or `0xaddress` when outside every module.
     public func functionNames(for addresses: [UInt64]) -> [UInt64: String] {
         var names: [UInt64: String] = [:]

@@ -28,7 +28,7 @@ struct FaultsCommand: ParsableCommand {
 
     func run() throws {
         let recording = try PageFaultSampler.record(program: program[0], arguments: Array(program.dropFirst()))
-        let modules = recording.finalAddressSpace.map(ModuleMap.init) ?? ModuleMap(mappings: [])
+        let modules = recording.finalAddressSpace.map(ExecutableMappings.init) ?? ExecutableMappings(mappings: [])
         let addresses = recording.samples.flatMap(PageFaultProfile.symbolAddresses(of:))
         let names = ProcessSymbolizer(modules: modules).functionNames(for: addresses)
         let profile = PageFaultProfile(samples: recording.samples, names: names)

@@ -2,7 +2,7 @@ import Foundation
 
 /// The executable mappings of a process, captured from its regions, for turning instruction
 /// addresses into (module, address in the module's ELF file) pairs.
-public struct ModuleMap: Sendable {
+public struct ExecutableMappings: Sendable {
     /// One executable file mapping.
     public struct Mapping: Sendable {
         /// The mapped file.
