@@ -15,6 +15,7 @@ import TestSupport
             throw error
         }
         #expect(recording.exit == .exited(0))
+        #expect(recording.didExec)
         #expect(recording.lostSamples == 0)
         #expect(recording.samples.count >= 8192)
         #expect(recording.minorFaults.map { $0 >= 8192 } == true)
@@ -37,5 +38,7 @@ import TestSupport
     @Test func missingProgramExitsWith127() throws {
         let recording = try PageFaultSampler.record(program: "/nonexistent/program", arguments: [])
         #expect(recording.exit == .exited(127))
+        #expect(!recording.didExec)
+        #expect(recording.finalAddressSpace == nil)
     }
 }

@@ -39,6 +39,8 @@ public struct PageFaultRecording: Sendable {
     public var hardwareCounters: [HardwareCounterReading]
     /// The program's address space just before it exited (for symbolization), if it could be read.
     public var finalAddressSpace: AddressSpaceSnapshot?
+    /// Whether the program was started at all (false when `exec` failed, e.g. not found).
+    public var didExec: Bool
 }
 
 /// Runs a program with page-fault sampling: `perf_event_open(PERF_COUNT_SW_PAGE_FAULTS)`, sample
@@ -120,7 +122,7 @@ public enum PageFaultSampler {
         return PageFaultRecording(
             exit: exit, samples: samples, lostSamples: lost,
             minorFaults: try? minor?.total(), majorFaults: try? major?.total(),
-            hardwareCounters: readings, finalAddressSpace: final)
+            hardwareCounters: readings, finalAddressSpace: final, didExec: child.didExec)
     }
 
     /// Parses a `PERF_RECORD_SAMPLE` laid out as IP, PID/TID, ADDR, CALLCHAIN (header included).

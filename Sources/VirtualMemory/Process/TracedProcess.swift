@@ -30,6 +30,8 @@ public enum ProcessExit: Equatable, Sendable, CustomStringConvertible {
 public final class TracedProcess {
     /// The child's process id.
     public let pid: Int32
+    /// Whether the child got as far as `exec` of the program (false when the program was not found).
+    public private(set) var didExec = false
     private var finished: ProcessExit?
 
     /// Starts `program` (looked up in `PATH` when it has no slash) with `arguments`; the child is
@@ -50,7 +52,8 @@ public final class TracedProcess {
     ///   - tickMilliseconds: how often `onTick` runs while the child runs (also the longest wait).
     ///   - pollDescriptors: descriptors whose readiness also wakes the loop (perf ring buffers).
     ///   - onTick: runs every tick and whenever a descriptor is ready.
-    ///   - onExitStop: runs once when the child is about to exit, with its memory still mapped.
+    ///   - onExitStop: runs once when the child is about to exit, with its memory still mapped
+    ///     (not when `exec` failed: the child would still be a copy of this tool).
     /// - Returns: how the child ended.
     public func run(
         tickMilliseconds: Int32 = 10, pollDescriptors: [FileDescriptor] = [],
@@ -78,7 +81,10 @@ public final class TracedProcess {
                     finished = .signaled(value)
                     return finished!
                 case 2:
-                    try onExitStop()
+                    if didExec { try onExitStop() }
+                    try Syscall.ptraceContinue(pid, signal: 0)
+                case 3:
+                    didExec = true
                     try Syscall.ptraceContinue(pid, signal: 0)
                 default:
                     try Syscall.ptraceContinue(pid, signal: value)

@@ -28,6 +28,9 @@ struct FaultsCommand: ParsableCommand {
 
     func run() throws {
         let recording = try PageFaultSampler.record(program: program[0], arguments: Array(program.dropFirst()))
+        if !recording.didExec {
+            throw VirtualMemoryCommandFailure(description: "could not run \(program[0]): not found or not executable (\(recording.exit))")
+        }
         let modules = recording.finalAddressSpace.map(ExecutableMappings.init) ?? ExecutableMappings(mappings: [])
         let addresses = recording.samples.flatMap(PageFaultProfile.symbolAddresses(of:))
         let names = ProcessSymbolizer(modules: modules).functionNames(for: addresses)

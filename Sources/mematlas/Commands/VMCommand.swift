@@ -82,6 +82,9 @@ struct VMCommand: ParsableCommand {
                 print("\(program[0]) is exiting; its address space just before exit:")
                 do { try report(pid: child.pid) } catch { failure = error }
             })
+        if !child.didExec {
+            throw VirtualMemoryCommandFailure(description: "could not run \(program[0]): not found or not executable (\(exit))")
+        }
         print("\(program[0]) \(exit)")
         if let failure { throw failure }
     }
@@ -195,4 +198,10 @@ enum VMReport {
         return "t=\(ByteFormat.oneDecimal(seconds))s pid \(snapshot.pid): virtual \(ByteFormat.string(t.size)), rss \(ByteFormat.string(t.rss)), "
             + "pss \(ByteFormat.string(t.pss)), private dirty \(ByteFormat.string(t.privateDirty)), swap \(ByteFormat.string(t.swap))"
     }
+}
+
+/// A failure of a virtual-memory command, printed as one line (no usage text: the arguments were fine).
+struct VirtualMemoryCommandFailure: Error, CustomStringConvertible {
+    /// The message.
+    var description: String
 }
