@@ -136,8 +136,7 @@ public struct HeapAnalysis: TraceVisitor {
             if event.address.rawValue == 0 {
                 failed[index] &+= 1
             } else {
-                mappings.unmap(event.oldAddress.rawValue, length: event.oldSize)
-                mappings.map(event.address.rawValue, length: event.size, stack: event.stack)
+                mappings.move(from: event.oldAddress.rawValue, oldLength: event.oldSize, to: event.address.rawValue, length: event.size, stack: event.stack)
                 profile.peakMappedBytes = max(profile.peakMappedBytes, mappings.totalBytes)
             }
         default:
@@ -266,6 +265,12 @@ struct MappingSet {
         unmapRange(start, start &+ length)  // MAP_FIXED may replace what was there
         ranges.append((start, start &+ length, stack))
         totalBytes &+= length
+    }
+
+    /// mremap: the old range goes (not counted as a munmap call), the new one comes.
+    mutating func move(from old: UInt64, oldLength: UInt64, to start: UInt64, length: UInt64, stack: StackID) {
+        unmapRange(old, old &+ oldLength)
+        map(start, length: length, stack: stack)
     }
 
     mutating func unmap(_ start: UInt64, length: UInt64) {

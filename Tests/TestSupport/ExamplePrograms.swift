@@ -27,12 +27,16 @@ public enum ExamplePrograms {
             (name as NSString).deletingPathExtension + "-" + String(UInt32(truncatingIfNeeded: (extraFlags.joined(separator: " ")).hashValue), radix: 16)
         ).path
         if FileManager.default.isExecutableFile(atPath: output) { return output }
-        let args = ["-O1", "-g", "-fno-omit-frame-pointer", "-o", output + ".tmp", src, "-pthread", "-ldl"] + extraFlags
+        // Tests build in parallel: each compile writes its own file, then renames it into place.
+        let temporary = output + ".tmp-\(UInt64.random(in: 0...UInt64.max))"
+        let args = ["-O1", "-g", "-fno-omit-frame-pointer", "-o", temporary, src, "-pthread", "-ldl"] + extraFlags
         let result = try TestProcess.run(compiler, args)
         guard result.status == 0 else {
             throw ExampleBuildError(message: "\(compiler) \(args.joined(separator: " ")) failed:\n\(result.stderr)")
         }
-        try FileManager.default.moveItem(atPath: output + ".tmp", toPath: output)
+        guard rename(temporary, output) == 0 else {
+            throw ExampleBuildError(message: "cannot move \(temporary) to \(output)")
+        }
         return output
     }
 
@@ -83,15 +87,17 @@ public enum TestProcess {
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try? input.fileHandleForWriting.close()
         // Read both pipes concurrently so that a chatty child never blocks on a full pipe.
-        var errData = Data()
+        final class Box: @unchecked Sendable { var data = Data() }
+        let errBox = Box()
         let group = DispatchGroup()
         group.enter()
         DispatchQueue.global().async {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
+            errBox.data = err.fileHandleForReading.readDataToEndOfFile()
             group.leave()
         }
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
+        let errData = errBox.data
         process.waitUntilExit()
         let status = process.terminationReason == .uncaughtSignal
             ? 128 + process.terminationStatus : process.terminationStatus

@@ -1,0 +1,34 @@
+import Analysis
+import Foundation
+import Recording
+import TraceIO
+
+/// Helpers for tests that record real programs.
+public enum Tracing {
+    /// A fresh temporary folder for one test's traces.
+    public static func scratchDirectory(_ name: String = #function) -> String {
+        let safe = name.filter { $0.isLetter || $0.isNumber }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mematlas-\(safe)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir.path
+    }
+
+    /// Records `program` with the library API and summarizes the started program's trace.
+    public static func recordAndSummarize(
+        _ program: String, _ arguments: [String] = [], unwinder: String = "libunwind", in directory: String? = nil
+    ) throws -> (RecordingResult, SummaryReport) {
+        var options = RecordOptions()
+        options.output = (directory ?? scratchDirectory()) + "/trace"
+        options.unwinder = unwinder
+        let result = try Recorder.run(program: program, arguments: arguments, options: options)
+        let (report, _, _) = try TraceSummary.summarize(path: result.mainTrace, top: 20)
+        return (result, report)
+    }
+
+    /// The built `mematlas` executable (next to the test bundle, as `swift build` lays them out).
+    public static var mematlasBinary: String {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mematlas").path
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        return ExamplePrograms.packageRoot.appendingPathComponent(".build/debug/mematlas").path
+    }
+}
