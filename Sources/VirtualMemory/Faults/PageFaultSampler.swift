@@ -41,6 +41,8 @@ public struct PageFaultRecording: Sendable {
     public var finalAddressSpace: AddressSpaceSnapshot?
     /// Whether the program was started at all (false when `exec` failed, e.g. not found).
     public var didExec: Bool
+    /// Whether only faults taken in user mode were sampled (kernel-side counting was refused).
+    public var isUserSpaceOnly: Bool
 }
 
 /// Runs a program with page-fault sampling: `perf_event_open(PERF_COUNT_SW_PAGE_FAULTS)`, sample
@@ -122,7 +124,8 @@ public enum PageFaultSampler {
         return PageFaultRecording(
             exit: exit, samples: samples, lostSamples: lost,
             minorFaults: try? minor?.total(), majorFaults: try? major?.total(),
-            hardwareCounters: readings, finalAddressSpace: final, didExec: child.didExec)
+            hardwareCounters: readings, finalAddressSpace: final, didExec: child.didExec,
+            isUserSpaceOnly: sampling.isUserSpaceOnly)
     }
 
     /// Parses a `PERF_RECORD_SAMPLE` laid out as IP, PID/TID, ADDR, CALLCHAIN (header included).

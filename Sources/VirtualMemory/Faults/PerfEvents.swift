@@ -39,16 +39,29 @@ final class PerCPUEvent {
     let name: String
     private(set) var descriptors: [FileDescriptor] = []
 
-    /// Opens the event on each configured CPU; a CPU that is offline (`ENODEV` on one CPU only) is skipped.
+    /// Whether only user-space events are counted (the kernel refused kernel-side counting, as
+    /// `kernel.perf_event_paranoid` 2 does for non-root users).
+    private(set) var isUserSpaceOnly = false
+
+    /// Opens the event on each configured CPU; a CPU that is offline (`ENODEV` on one CPU only) is
+    /// skipped. When the kernel refuses with `EACCES`/`EPERM`, retries counting user space only.
     init(name: String, config: mematlas_shim_perf_config, pid: Int32) throws {
         self.name = name
+        var config = config
         var firstError: SystemCallError?
-        for cpu in 0..<Syscall.configuredCPUCount {
-            do {
-                descriptors.append(try Syscall.perfEventOpen(config, pid: pid, cpu: Int32(cpu)))
-            } catch let error as SystemCallError {
-                if firstError == nil { firstError = error }
+        for attempt in 0..<2 {
+            firstError = nil
+            for cpu in 0..<Syscall.configuredCPUCount {
+                do {
+                    descriptors.append(try Syscall.perfEventOpen(config, pid: pid, cpu: Int32(cpu)))
+                } catch let error as SystemCallError {
+                    if firstError == nil { firstError = error }
+                }
             }
+            guard descriptors.isEmpty, let error = firstError, attempt == 0,
+                  error.errno == EACCES || error.errno == EPERM, config.exclude_kernel == 0 else { break }
+            config.exclude_kernel = 1
+            isUserSpaceOnly = true
         }
         if descriptors.isEmpty, let firstError {
             throw PerfEventError.classify(firstError, event: name)

@@ -36,6 +36,9 @@ struct FaultsCommand: ParsableCommand {
         let names = ProcessSymbolizer(modules: modules).functionNames(for: addresses)
         let profile = PageFaultProfile(samples: recording.samples, names: names)
         print("\(program[0]) \(recording.exit)")
+        if recording.isUserSpaceOnly {
+            print("note: kernel.perf_event_paranoid allows user-space counting only: faults taken inside system calls are not sampled")
+        }
         print("page faults sampled: \(recording.samples.count)" + (recording.lostSamples > 0 ? " (\(recording.lostSamples) lost: ring buffer full)" : ""))
         print("minor faults: \(recording.minorFaults.map(String.init) ?? "unavailable"), major faults: \(recording.majorFaults.map(String.init) ?? "unavailable")")
         for counter in recording.hardwareCounters {
