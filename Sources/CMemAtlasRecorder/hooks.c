@@ -66,6 +66,53 @@ static inline int ready(void) {
     return ma_real.free != NULL;
 }
 
+/* ---- The recorder's own heap blocks ----
+ * Blocks allocated while the guard is set belong to the recorder (libunwind's per-thread data,
+ * dlopen's bookkeeping), not to the program. Some are freed later from an unguarded path (glibc
+ * frees a thread's dynamic TLS when it exits): their frees must not reach the trace either. They
+ * are few, so a small set with tombstones, written under a spinlock and read without one, holds
+ * them. When it is full, frees of further internal blocks show up as unmatched frees. */
+#define MA_INTERNAL_SLOTS 4096
+#define MA_TOMBSTONE ((uintptr_t)1)
+static uintptr_t g_internal[MA_INTERNAL_SLOTS];
+static int g_internal_used;
+static int g_internal_lock;
+
+static inline size_t internal_home(uintptr_t p) { return (size_t)((p >> 4) * 0x9E3779B97F4A7C15ull >> 52) & (MA_INTERNAL_SLOTS - 1); }
+
+static void remember_internal(void *block) {
+    if (!block) return;
+    uintptr_t p = (uintptr_t)block;
+    while (__atomic_exchange_n(&g_internal_lock, 1, __ATOMIC_ACQUIRE)) {}
+    if (g_internal_used < MA_INTERNAL_SLOTS * 3 / 4) {
+        size_t i = internal_home(p);
+        while (g_internal[i] > MA_TOMBSTONE && g_internal[i] != p) i = (i + 1) & (MA_INTERNAL_SLOTS - 1);
+        if (g_internal[i] == 0) g_internal_used++;
+        __atomic_store_n(&g_internal[i], p, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&g_internal_lock, 0, __ATOMIC_RELEASE);
+}
+
+/* 1 (and forgets it) when block is one of the recorder's own. */
+static int forget_internal(void *block) {
+    uintptr_t p = (uintptr_t)block;
+    if (!p || !__atomic_load_n(&g_internal_used, __ATOMIC_RELAXED)) return 0;
+    size_t i = internal_home(p);
+    for (size_t probes = 0; probes < MA_INTERNAL_SLOTS; probes++) {
+        uintptr_t v = __atomic_load_n(&g_internal[i], __ATOMIC_ACQUIRE);
+        if (v == 0) return 0;
+        if (v == p) {
+            while (__atomic_exchange_n(&g_internal_lock, 1, __ATOMIC_ACQUIRE)) {}
+            int found = g_internal[i] == p;
+            if (found) __atomic_store_n(&g_internal[i], MA_TOMBSTONE, __ATOMIC_RELEASE);
+            __atomic_store_n(&g_internal_lock, 0, __ATOMIC_RELEASE);
+            return found;
+        }
+        i = (i + 1) & (MA_INTERNAL_SLOTS - 1);
+    }
+    return 0;
+}
+
 /* Enter a hook: 1 when this call is to be recorded (sets the guard). */
 static inline int enter(void) {
     if (ma_hook_busy) return 0;
@@ -81,7 +128,11 @@ static inline void leave(void) { ma_hook_busy = 0; }
 
 MA_EXPORT void *malloc(size_t size) {
     if (MA_UNLIKELY(!ready() || !ma_real.malloc)) return bootstrap_alloc(size, 16);
-    if (!enter()) return ma_real.malloc(size);
+    if (!enter()) {
+        void *internal = ma_real.malloc(size);
+        if (ma_hook_busy) remember_internal(internal);
+        return internal;
+    }
     void *p = ma_real.malloc(size);
     int saved = errno;
     ma_record_alloc(MA_REC_MALLOC, size, 0, p);
@@ -93,6 +144,10 @@ MA_EXPORT void *malloc(size_t size) {
 MA_EXPORT void free(void *block) {
     if (MA_UNLIKELY(in_bootstrap_arena(block))) return;
     if (MA_UNLIKELY(!ready())) return;
+    if (!ma_hook_busy && forget_internal(block)) {
+        ma_real.free(block);
+        return;
+    }
     if (enter()) {
         int saved = errno;
         ma_record_free(block); /* before the real free: the address may be reused at once */
@@ -108,7 +163,11 @@ MA_EXPORT void *calloc(size_t count, size_t size) {
         if (__builtin_mul_overflow(count, size, &total)) return NULL;
         return bootstrap_alloc(total, 16);
     }
-    if (!enter()) return ma_real.calloc(count, size);
+    if (!enter()) {
+        void *internal = ma_real.calloc(count, size);
+        if (ma_hook_busy) remember_internal(internal);
+        return internal;
+    }
     void *p = ma_real.calloc(count, size);
     int saved = errno;
     size_t total;
@@ -127,7 +186,16 @@ MA_EXPORT void *realloc(void *old, size_t size) {
         return p;
     }
     if (MA_UNLIKELY(!ready())) return NULL;
-    if (!enter()) return ma_real.realloc(old, size);
+    if (!ma_hook_busy && forget_internal(old)) {
+        void *moved = ma_real.realloc(old, size);
+        remember_internal(moved ? moved : (size ? old : NULL));
+        return moved;
+    }
+    if (!enter()) {
+        void *internal = ma_real.realloc(old, size);
+        if (ma_hook_busy) remember_internal(internal);
+        return internal;
+    }
     void *p = ma_record_realloc(MA_REC_REALLOC, old, 1, size);
     leave();
     return p;
