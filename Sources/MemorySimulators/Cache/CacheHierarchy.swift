@@ -106,21 +106,31 @@ public struct CacheSimulationResult: Sendable, Codable, Equatable {
 /// write). A miss evicts L1's LRU line of that set (writing it back to L2 if dirty: a write lookup
 /// in L2), then reads the line from L2 (a read lookup), and so on down to memory.
 public struct CacheHierarchySimulator {
+    /// One level's state: its sets and its counters.
+    private struct Level {
+        var store: SetAssociativeStore
+        let lineShift: UInt64
+        var reads: UInt64 = 0
+        var writes: UInt64 = 0
+        var evictions: UInt64 = 0
+        var writeBacks: UInt64 = 0
+    }
+
+    /// What reached memory and how the accesses were split.
+    private struct Totals {
+        var accesses: UInt64 = 0
+        var lineSplits: UInt64 = 0
+        var skippedInstructionFetches: UInt64 = 0
+        var memoryLineReads: UInt64 = 0
+        var memoryLineWrites: UInt64 = 0
+    }
+
     /// The levels' shapes, L1 first.
     public let configurations: [CacheLevelConfiguration]
     /// Whether instruction fetches are skipped (a data cache only).
     public let dataOnly: Bool
-    private var stores: [SetAssociativeStore]
-    private var lineShifts: [UInt64]
-    private var reads: [UInt64]
-    private var writes: [UInt64]
-    private var evictions: [UInt64]
-    private var writeBacks: [UInt64]
-    private var accessCount: UInt64 = 0
-    private var lineSplits: UInt64 = 0
-    private var skippedInstructionFetches: UInt64 = 0
-    private var memoryLineReads: UInt64 = 0
-    private var memoryLineWrites: UInt64 = 0
+    private var levels: [Level]
+    private var totals = Totals()
 
     /// A cold hierarchy of `levels` (at least one; line sizes must not shrink going down).
     public init(levels: [CacheLevelConfiguration], dataOnly: Bool = false) throws {
@@ -134,61 +144,77 @@ public struct CacheHierarchySimulator {
         }
         configurations = levels
         self.dataOnly = dataOnly
-        stores = levels.map { SetAssociativeStore(geometry: SetAssociativeGeometry(setCount: $0.setCount, ways: $0.ways)) }
-        lineShifts = levels.map { UInt64($0.lineSize.trailingZeroBitCount) }
-        reads = Array(repeating: 0, count: levels.count)
-        writes = reads
-        evictions = reads
-        writeBacks = reads
+        self.levels = levels.map {
+            Level(store: SetAssociativeStore(geometry: SetAssociativeGeometry(setCount: $0.setCount, ways: $0.ways)),
+                  lineShift: UInt64($0.lineSize.trailingZeroBitCount))
+        }
     }
 
     /// Replays one access: one L1 lookup per line it touches.
-    @inline(__always)
     public mutating func access(_ access: MemoryAccess) {
-        if dataOnly && access.kind == .instructionFetch {
-            skippedInstructionFetches &+= 1
-            return
-        }
-        accessCount &+= 1
-        let shift = lineShifts[0]
-        let isWrite = access.kind.isWrite
-        var line = access.address >> shift
-        let lastLine = access.lastAddress >> shift
-        lookUp(level: 0, address: line << shift, isWrite: isWrite)
-        while line != lastLine {
-            line &+= 1
-            lineSplits &+= 1
-            lookUp(level: 0, address: line << shift, isWrite: isWrite)
-        }
+        withUnsafePointer(to: access) { self.access(UnsafeBufferPointer(start: $0, count: 1)) }
     }
 
     /// Replays a batch of accesses in order.
     public mutating func access(_ batch: UnsafeBufferPointer<MemoryAccess>) {
-        for item in batch { access(item) }
-    }
-
-    @inline(__always)
-    private mutating func lookUp(level: Int, address: UInt64, isWrite: Bool) {
-        if isWrite { writes[level] &+= 1 } else { reads[level] &+= 1 }
-        let shift = lineShifts[level]
-        let lookup = stores[level].access(address >> shift, markDirty: isWrite)
-        if lookup.isHit { return }
-        if lookup.evictedKey != SetAssociativeStore.invalidKey {
-            evictions[level] &+= 1
-            if lookup.evictedDirty {
-                writeBacks[level] &+= 1
-                if level + 1 < stores.count {
-                    lookUp(level: level + 1, address: lookup.evictedKey << shift, isWrite: true)
-                } else {
-                    memoryLineWrites &+= 1
+        let dataOnly = self.dataOnly
+        var totals = self.totals
+        levels.withUnsafeMutableBufferPointer { levels in
+            let shift = levels[0].lineShift
+            for access in batch {
+                if dataOnly && access.kind == .instructionFetch {
+                    totals.skippedInstructionFetches &+= 1
+                    continue
+                }
+                totals.accesses &+= 1
+                let isWrite = access.kind.isWrite
+                var line = access.address >> shift
+                let lastLine = access.lastAddress >> shift
+                Self.lookUp(levels, 0, line << shift, isWrite, &totals)
+                while line != lastLine {
+                    line &+= 1
+                    totals.lineSplits &+= 1
+                    Self.lookUp(levels, 0, line << shift, isWrite, &totals)
                 }
             }
         }
-        if level + 1 < stores.count {
-            lookUp(level: level + 1, address: address, isWrite: false)
-        } else {
-            memoryLineReads &+= 1
+        self.totals = totals
+    }
+
+    @inline(__always)
+    private static func lookUp(
+        _ levels: UnsafeMutableBufferPointer<Level>, _ index: Int, _ address: UInt64, _ isWrite: Bool, _ totals: inout Totals
+    ) {
+        let level = levels.baseAddress! + index
+        if isWrite { level.pointee.writes &+= 1 } else { level.pointee.reads &+= 1 }
+        let shift = level.pointee.lineShift
+        let lookup = level.pointee.store.access(address >> shift, markDirty: isWrite)
+        if lookup.isHit { return }
+        let below = index + 1
+        if lookup.evictedKey != SetAssociativeStore.invalidKey {
+            level.pointee.evictions &+= 1
+            if lookup.evictedDirty {
+                level.pointee.writeBacks &+= 1
+                if below < levels.count {
+                    lookUpBelow(levels, below, lookup.evictedKey << shift, true, &totals)
+                } else {
+                    totals.memoryLineWrites &+= 1
+                }
+            }
         }
+        if below < levels.count {
+            lookUpBelow(levels, below, address, false, &totals)
+        } else {
+            totals.memoryLineReads &+= 1
+        }
+    }
+
+    /// The recursive step, kept out of line so `lookUp` inlines into the L1 loop.
+    @inline(never)
+    private static func lookUpBelow(
+        _ levels: UnsafeMutableBufferPointer<Level>, _ index: Int, _ address: UInt64, _ isWrite: Bool, _ totals: inout Totals
+    ) {
+        lookUp(levels, index, address, isWrite, &totals)
     }
 
     /// Replays every access of `source`.
@@ -201,34 +227,38 @@ public struct CacheHierarchySimulator {
         #if DEBUG
         checkInvariants()
         #endif
-        let levels = configurations.indices.map { index -> CacheLevelStatistics in
-            let store = stores[index]
-            let hits = store.setHits.reduce(0, &+), misses = store.setMisses.reduce(0, &+)
-            let accesses = reads[index] + writes[index]
+        let statistics = configurations.indices.map { index -> CacheLevelStatistics in
+            let level = levels[index]
+            let setHits = level.store.setHits, setMisses = level.store.setMisses
+            let hits = setHits.reduce(0, &+), misses = setMisses.reduce(0, &+)
+            let accesses = level.reads + level.writes
             return CacheLevelStatistics(
                 configuration: configurations[index], setCount: configurations[index].setCount,
-                accesses: accesses, reads: reads[index], writes: writes[index], hits: hits, misses: misses,
-                evictions: evictions[index], writeBacks: writeBacks[index],
+                accesses: accesses, reads: level.reads, writes: level.writes, hits: hits, misses: misses,
+                evictions: level.evictions, writeBacks: level.writeBacks,
                 hitRatio: accesses == 0 ? 0 : Double(hits) / Double(accesses),
-                setHits: store.setHits, setMisses: store.setMisses)
+                setHits: setHits, setMisses: setMisses)
         }
         return CacheSimulationResult(
-            accesses: accessCount, lineSplits: lineSplits, skippedInstructionFetches: skippedInstructionFetches,
-            levels: levels, memoryLineReads: memoryLineReads, memoryLineWrites: memoryLineWrites)
+            accesses: totals.accesses, lineSplits: totals.lineSplits,
+            skippedInstructionFetches: totals.skippedInstructionFetches,
+            levels: statistics, memoryLineReads: totals.memoryLineReads, memoryLineWrites: totals.memoryLineWrites)
     }
 
     #if DEBUG
     /// Checks each level: sets consistent, hits + misses = lookups, write-backs <= evictions <= misses.
     public func checkInvariants() {
-        for index in stores.indices {
-            stores[index].checkInvariants()
-            let hits = stores[index].setHits.reduce(0, &+), misses = stores[index].setMisses.reduce(0, &+)
-            precondition(hits + misses == reads[index] + writes[index], "every lookup hits or misses")
-            precondition(writeBacks[index] <= evictions[index] && evictions[index] <= misses)
-            precondition(UInt64(stores[index].residentKeys.count) == misses - evictions[index], "lines held = fills - evictions")
+        for index in levels.indices {
+            let level = levels[index]
+            level.store.checkInvariants()
+            let hits = level.store.setHits.reduce(0, &+), misses = level.store.setMisses.reduce(0, &+)
+            precondition(hits + misses == level.reads + level.writes, "every lookup hits or misses")
+            precondition(level.writeBacks <= level.evictions && level.evictions <= misses)
+            precondition(UInt64(level.store.residentKeys.count) == misses - level.evictions, "lines held = fills - evictions")
             if index > 0 {
-                precondition(reads[index] == stores[index - 1].setMisses.reduce(0, &+), "each miss above reads one line here")
-                precondition(writes[index] == writeBacks[index - 1], "each write-back above writes one line here")
+                let above = levels[index - 1]
+                precondition(level.reads == above.store.setMisses.reduce(0, &+), "each miss above reads one line here")
+                precondition(level.writes == above.writeBacks, "each write-back above writes one line here")
             }
         }
     }
