@@ -3,6 +3,7 @@
  * that each distinct stack is written once and events carry its id. */
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -29,7 +30,8 @@ int ma_stacks_init(int requested, int max_depth) {
             g_unw_backtrace = (int (*)(void **, int))dlsym(lib, "unw_backtrace");
             int (*set_caching)(void *, int) = (int (*)(void *, int))dlsym(lib, "_ULx86_64_set_caching_policy");
             void **address_space = (void **)dlsym(lib, "_ULx86_64_local_addr_space");
-            if (set_caching && address_space) set_caching(*address_space, 2 /* UNW_CACHE_PER_THREAD */);
+            const char *policy = getenv("MEMATLAS_UNW_CACHE");
+            if (set_caching && address_space) set_caching(*address_space, policy ? atoi(policy) : 2 /* UNW_CACHE_PER_THREAD */);
         }
         if (!g_unw_backtrace) g_unwinder = MA_UNWIND_FRAME_POINTERS;
     }
