@@ -22,13 +22,15 @@ public struct PageReference: Sendable, Equatable, Hashable {
     }
 
     /// Collects the page references of every access of `source`: one per page an access touches.
-    /// - Parameter pageSize: bytes per page, a power of two.
-    public static func collect(from source: MemoryAccessSource, pageSize: UInt64) throws -> [PageReference] {
+    /// - Parameters:
+    ///   - pageSize: bytes per page, a power of two.
+    ///   - dataOnly: skip instruction fetches.
+    public static func collect(from source: MemoryAccessSource, pageSize: UInt64, dataOnly: Bool = false) throws -> [PageReference] {
         precondition(pageSize.nonzeroBitCount == 1, "page size must be a power of two")
         let shift = UInt64(pageSize.trailingZeroBitCount)
         var references: [PageReference] = []
         try source.forEachBatch { batch in
-            for access in batch {
+            for access in batch where !(dataOnly && access.kind == .instructionFetch) {
                 let first = access.address >> shift, last = access.lastAddress >> shift
                 let isWrite = access.kind.isWrite
                 var page = first

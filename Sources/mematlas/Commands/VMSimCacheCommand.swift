@@ -25,8 +25,6 @@ struct VMSimCacheCommand: ParsableCommand {
     @Option(help: "An L3 geometry SIZE:WAYS:LINE (default: none).")
     var l3: String?
 
-    @Flag(help: "Skip instruction fetches (a data cache only).")
-    var dataOnly = false
 
     func validate() throws {
         _ = try levels()
@@ -40,7 +38,7 @@ struct VMSimCacheCommand: ParsableCommand {
     }
 
     func run() throws {
-        var simulator = try CacheHierarchySimulator(levels: levels(), dataOnly: dataOnly)
+        var simulator = try CacheHierarchySimulator(levels: levels(), dataOnly: input.dataOnly)
         let source = try input.source()
         try outputOptions.timed(accesses: { simulator.result.accesses }) { try simulator.run(source) }
         let result = simulator.result

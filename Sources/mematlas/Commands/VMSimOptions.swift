@@ -25,6 +25,9 @@ struct VMSimTraceOptions: ParsableArguments {
     @Option(help: "Seed of the random policy and of random synthetic patterns.")
     var seed: UInt64 = 1
 
+    @Flag(help: "Skip instruction fetches (model data accesses only).")
+    var dataOnly = false
+
     func validate() throws {
         if (trace == nil) == (synthetic == nil) {
             throw ValidationError("Give a trace file or --synthetic PATTERN (one of them).")

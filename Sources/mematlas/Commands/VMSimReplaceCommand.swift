@@ -46,7 +46,8 @@ struct VMSimReplaceCommand: ParsableCommand {
 
     func run() throws {
         let bytesPerPage = parseByteCount(pageSize)!
-        let references = try PageReference.collect(from: input.source(pageSize: bytesPerPage), pageSize: bytesPerPage)
+        let references = try PageReference.collect(
+            from: input.source(pageSize: bytesPerPage), pageSize: bytesPerPage, dataOnly: input.dataOnly)
         let policies = policy.isEmpty ? ReplacementPolicy.allCases : Array(Set(policy)).sorted()
         if let sweep {
             let range = try Self.frameRange(sweep)

@@ -28,8 +28,6 @@ struct VMSimTranslateCommand: ParsableCommand {
     @Option(help: "Cycles of each page-walk memory reference (4 per walk with 4k pages, 3 with 2m).")
     var walkCycles: Double = 25
 
-    @Flag(help: "Skip instruction fetches (a data TLB only).")
-    var dataOnly = false
 
     func validate() throws {
         try configuration.validate()
@@ -41,7 +39,7 @@ struct VMSimTranslateCommand: ParsableCommand {
     }
 
     func run() throws {
-        var simulator = try AddressTranslationSimulator(configuration: configuration, dataOnly: dataOnly)
+        var simulator = try AddressTranslationSimulator(configuration: configuration, dataOnly: input.dataOnly)
         let source = try input.source()
         try outputOptions.timed(accesses: { simulator.result.accesses }) { try simulator.run(source) }
         let result = simulator.result
