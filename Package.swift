@@ -36,7 +36,7 @@ let package = Package(
                 "MemorySimulators", "Render", "Recording",
             ]
         ),
-        .target(name: "TestSupport", dependencies: ["TraceModel", "TraceIO", "Recording"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["TraceModel", "TraceIO", "Analysis", "Recording"], path: "Tests/TestSupport"),
         .testTarget(name: "TraceIOTests", dependencies: ["TraceIO", "TestSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "TestSupport"]),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "Analysis", "TestSupport"]),

@@ -13,6 +13,7 @@
 
 struct ma_real_functions ma_real;
 MA_TLS int ma_hook_busy;
+MA_TLS int ma_in_recorder;
 
 /* dlsym may allocate before the real allocator is known: serve those requests from here. */
 static uint8_t g_bootstrap_arena[64 * 1024] __attribute__((aligned(64)));
@@ -130,7 +131,7 @@ MA_EXPORT void *malloc(size_t size) {
     if (MA_UNLIKELY(!ready() || !ma_real.malloc)) return bootstrap_alloc(size, 16);
     if (!enter()) {
         void *internal = ma_real.malloc(size);
-        if (ma_hook_busy) remember_internal(internal);
+        if (ma_in_recorder) remember_internal(internal);
         return internal;
     }
     void *p = ma_real.malloc(size);
@@ -165,7 +166,7 @@ MA_EXPORT void *calloc(size_t count, size_t size) {
     }
     if (!enter()) {
         void *internal = ma_real.calloc(count, size);
-        if (ma_hook_busy) remember_internal(internal);
+        if (ma_in_recorder) remember_internal(internal);
         return internal;
     }
     void *p = ma_real.calloc(count, size);
@@ -193,7 +194,7 @@ MA_EXPORT void *realloc(void *old, size_t size) {
     }
     if (!enter()) {
         void *internal = ma_real.realloc(old, size);
-        if (ma_hook_busy) remember_internal(internal);
+        if (ma_in_recorder) remember_internal(internal);
         return internal;
     }
     void *p = ma_record_realloc(MA_REC_REALLOC, old, 1, size);

@@ -54,6 +54,13 @@ struct ma_real_functions {
 };
 extern struct ma_real_functions ma_real MA_HIDDEN;
 
+/* The re-entry guard: set while a hooked call is in progress on this thread. */
+extern MA_TLS int ma_hook_busy MA_HIDDEN;
+/* Set while the recorder's own code runs (unwinding, writing, starting): what it allocates is
+ * the recorder's, unlike what a real allocator function allocates through a nested public call
+ * (glibc's reallocarray calls realloc). */
+extern MA_TLS int ma_in_recorder MA_HIDDEN;
+
 /* ---- Writer (writer.c) ---- */
 
 /* Starts recording (idempotent, thread safe); called from the constructor or the first hook. */
@@ -138,11 +145,37 @@ static inline uint8_t *ma_put_str(uint8_t *p, const char *s, size_t n) {
     return p + n;
 }
 
-static inline uint8_t *ma_put_adr(uint8_t *p, uint64_t *previous, uint64_t address) {
-    int64_t delta = (int64_t)(address - *previous);
-    *previous = address;
-    if ((delta & 15) == 0) return ma_put_uv(p, ma_zigzag(delta / 16) << 1);
-    return ma_put_uv(p, (ma_zigzag(delta) << 1) | 1);
+/* The adr encoding's state (schema: adr): the last non-zero address and two move-to-front lists. */
+struct ma_address_coder {
+    uint64_t previous;
+    uint64_t lists[2][MA_ADDRESS_CACHE]; /* [0] = FREED, [1] = ALLOCATED */
+};
+
+static inline void ma_address_move_to_front(uint64_t *list, uint64_t address) {
+    int i = 0;
+    while (i < MA_ADDRESS_CACHE - 1 && list[i] != address) i++;
+    for (; i > 0; i--) list[i] = list[i - 1];
+    list[0] = address;
+}
+
+/* released = 1 for an address being freed/unmapped, 0 for one being returned. */
+static inline uint8_t *ma_put_adr(uint8_t *p, struct ma_address_coder *coder, uint64_t address, int released) {
+    if (address == 0) return ma_put_uv(p, ((uint64_t)(2 * MA_ADDRESS_CACHE) << 1) | 1);
+    for (int list = 0; list < 2; list++) {
+        for (int i = 0; i < MA_ADDRESS_CACHE; i++) {
+            if (coder->lists[list][i] == address) {
+                p = ma_put_uv(p, ((uint64_t)(list * MA_ADDRESS_CACHE + i) << 1) | 1);
+                ma_address_move_to_front(coder->lists[released ? 0 : 1], address);
+                return p;
+            }
+        }
+    }
+    int64_t delta = (int64_t)(address - coder->previous);
+    coder->previous = address;
+    if ((delta & 15) == 0) p = ma_put_uv(p, ma_zigzag(delta / 16) << 2);
+    else p = ma_put_uv(p, (ma_zigzag(delta) << 2) | 2);
+    ma_address_move_to_front(coder->lists[released ? 0 : 1], address);
+    return p;
 }
 
 #endif

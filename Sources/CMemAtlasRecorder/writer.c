@@ -39,7 +39,8 @@ static struct {
 
 /* ---- Stream state, guarded by g_lock ---- */
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t g_previous_address;
+static struct ma_address_coder g_addresses;
+static uint32_t g_previous_stack;
 static pid_t g_last_tid;
 static uint64_t g_start_ns;
 static int g_sync_writes;    /* no flusher thread: full buffers are written by the caller */
@@ -358,6 +359,13 @@ static inline uint8_t *put_thread(uint8_t *p, pid_t tid) {
     return p;
 }
 
+/* A stk field (g_lock held). */
+static inline uint8_t *put_stack_id(uint8_t *p, uint32_t stack) {
+    p = ma_put_sv(p, (int64_t)stack - (int64_t)g_previous_stack);
+    g_previous_stack = stack;
+    return p;
+}
+
 /* Interns the stack and writes its record when new (g_lock held). */
 static inline uint32_t put_stack(const uintptr_t *frames, int depth) {
     int is_new;
@@ -465,8 +473,8 @@ static void *flusher_main(void *unused) {
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
-    extern MA_TLS int ma_hook_busy;
     ma_hook_busy = 1; /* anything this thread allocates is the recorder's, not the program's */
+    ma_in_recorder = 1;
     t_tid = ma_gettid();
 
     uint64_t next_tick = ma_monotonic_ns() + g_config.interval_ns;
@@ -534,6 +542,8 @@ static void stop_flusher(void) {
 
 /* ---- Start, fork, exit ---- */
 
+static void start_recorder(void);
+
 static void fork_prepare(void) {
     if (g_state != MA_STATE_ON) return;
     pthread_mutex_lock(&g_modules_lock);
@@ -577,7 +587,8 @@ static void fork_child(void) {
 
 static int start_trace(void) {
     g_start_ns = ma_monotonic_ns();
-    g_previous_address = 0;
+    memset(&g_addresses, 0, sizeof g_addresses);
+    g_previous_stack = 0;
     g_last_tid = 0;
     ma_stacks_reset();
     g_fd = open_trace_file();
@@ -597,6 +608,13 @@ static int start_trace(void) {
 }
 
 void ma_init(void) {
+    int outer = ma_in_recorder;
+    ma_in_recorder = 1;
+    start_recorder();
+    ma_in_recorder = outer;
+}
+
+static void start_recorder(void) {
     int expected = MA_STATE_OFF;
     if (__atomic_compare_exchange_n(&g_state, &expected, MA_STATE_STARTING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         read_config();
@@ -643,6 +661,7 @@ int ma_is_recording(void) {
 /* ---- Hot path ---- */
 
 void ma_record_alloc(int tag, size_t size, size_t alignment, void *result) {
+    ma_in_recorder = 1;
     uintptr_t frames[MA_MAX_FRAMES];
     int depth = ma_capture_stack(frames);
     pid_t tid = current_tid();
@@ -654,49 +673,57 @@ void ma_record_alloc(int tag, size_t size, size_t alignment, void *result) {
     p = ma_put_uv(p, size);
     if (tag == MA_REC_POSIX_MEMALIGN || tag == MA_REC_ALIGNED_ALLOC || tag == MA_REC_MEMALIGN)
         p = ma_put_uv(p, alignment);
-    p = ma_put_uv(p, stack);
-    p = ma_put_adr(p, &g_previous_address, (uintptr_t)result);
+    p = put_stack_id(p, stack);
+    p = ma_put_adr(p, &g_addresses, (uintptr_t)result, 0);
     commit(p);
     pthread_mutex_unlock(&g_lock);
     after_event();
+    ma_in_recorder = 0;
 }
 
 void ma_record_free(void *block) {
+    ma_in_recorder = 1;
     pid_t tid = current_tid();
     pthread_mutex_lock(&g_lock);
     uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
     p = put_thread(p, tid);
     *p++ = MA_REC_FREE;
-    p = ma_put_adr(p, &g_previous_address, (uintptr_t)block);
+    p = ma_put_adr(p, &g_addresses, (uintptr_t)block, 1);
     commit(p);
     pthread_mutex_unlock(&g_lock);
+    ma_in_recorder = 0;
 }
 
 void *ma_record_realloc(int tag, void *old, size_t nmemb, size_t size) {
+    ma_in_recorder = 1;
     uintptr_t frames[MA_MAX_FRAMES];
     int depth = ma_capture_stack(frames);
     pid_t tid = current_tid();
     size_t total = size;
     if (tag == MA_REC_REALLOCARRAY && __builtin_mul_overflow(nmemb, size, &total)) total = SIZE_MAX;
     pthread_mutex_lock(&g_lock);
+    ma_in_recorder = 0; /* what the real function allocates through nested calls is the program's */
     void *result = tag == MA_REC_REALLOC ? ma_real.realloc(old, size) : ma_real.reallocarray(old, nmemb, size);
     int saved_errno = errno;
+    ma_in_recorder = 1;
     uint32_t stack = put_stack(frames, depth);
     uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
     p = put_thread(p, tid);
     *p++ = (uint8_t)tag;
-    p = ma_put_adr(p, &g_previous_address, (uintptr_t)old);
+    p = ma_put_adr(p, &g_addresses, (uintptr_t)old, 1);
     p = ma_put_uv(p, total);
-    p = ma_put_uv(p, stack);
-    p = ma_put_adr(p, &g_previous_address, (uintptr_t)result);
+    p = put_stack_id(p, stack);
+    p = ma_put_adr(p, &g_addresses, (uintptr_t)result, 0);
     commit(p);
     pthread_mutex_unlock(&g_lock);
     after_event();
     errno = saved_errno;
+    ma_in_recorder = 0;
     return result;
 }
 
 void ma_record_mmap(size_t length, int prot, int flags, void *result) {
+    ma_in_recorder = 1;
     uintptr_t frames[MA_MAX_FRAMES];
     int depth = ma_capture_stack(frames);
     pid_t tid = current_tid();
@@ -709,49 +736,57 @@ void ma_record_mmap(size_t length, int prot, int flags, void *result) {
     p = ma_put_uv(p, length);
     p = ma_put_uv(p, (uint64_t)(unsigned)prot);
     p = ma_put_uv(p, (uint64_t)(unsigned)flags);
-    p = ma_put_uv(p, stack);
-    p = ma_put_adr(p, &g_previous_address, (uintptr_t)result);
+    p = put_stack_id(p, stack);
+    p = ma_put_adr(p, &g_addresses, (uintptr_t)result, 0);
     commit(p);
     pthread_mutex_unlock(&g_lock);
     after_event();
+    ma_in_recorder = 0;
 }
 
 void ma_record_munmap(void *start, size_t length) {
+    ma_in_recorder = 1;
     pid_t tid = current_tid();
     pthread_mutex_lock(&g_lock);
     uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
     p = put_thread(p, tid);
     *p++ = MA_REC_MUNMAP;
-    p = ma_put_adr(p, &g_previous_address, (uintptr_t)start);
+    p = ma_put_adr(p, &g_addresses, (uintptr_t)start, 1);
     p = ma_put_uv(p, length);
     commit(p);
     pthread_mutex_unlock(&g_lock);
+    ma_in_recorder = 0;
 }
 
 void *ma_record_mremap(void *old, size_t old_length, size_t new_length, int flags, void *new_address) {
+    ma_in_recorder = 1;
     uintptr_t frames[MA_MAX_FRAMES];
     int depth = ma_capture_stack(frames);
     pid_t tid = current_tid();
     pthread_mutex_lock(&g_lock);
+    ma_in_recorder = 0;
     void *result = ma_real.mremap(old, old_length, new_length, flags, new_address);
     int saved_errno = errno;
+    ma_in_recorder = 1;
     uint32_t stack = put_stack(frames, depth);
     uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
     p = put_thread(p, tid);
     *p++ = MA_REC_MREMAP;
-    p = ma_put_adr(p, &g_previous_address, (uintptr_t)old);
+    p = ma_put_adr(p, &g_addresses, (uintptr_t)old, 1);
     p = ma_put_uv(p, old_length);
     p = ma_put_uv(p, new_length);
-    p = ma_put_uv(p, stack);
-    p = ma_put_adr(p, &g_previous_address, result == (void *)-1 ? 0 : (uintptr_t)result);
+    p = put_stack_id(p, stack);
+    p = ma_put_adr(p, &g_addresses, result == (void *)-1 ? 0 : (uintptr_t)result, 0);
     commit(p);
     pthread_mutex_unlock(&g_lock);
     after_event();
     errno = saved_errno;
+    ma_in_recorder = 0;
     return result;
 }
 
 void ma_record_thread_name(const char *name) {
+    ma_in_recorder = 1;
     pid_t tid = current_tid();
     size_t length = strnlen(name, sizeof t_name - 1);
     memcpy(t_name, name, length);
@@ -763,9 +798,11 @@ void ma_record_thread_name(const char *name) {
     p = ma_put_str(p, t_name, length);
     commit(p);
     pthread_mutex_unlock(&g_lock);
+    ma_in_recorder = 0;
 }
 
 void ma_record_exit(int how) {
+    ma_in_recorder = 1;
     uint64_t now = ma_monotonic_ns();
     pthread_mutex_lock(&g_lock);
     uint8_t *p = reserve(32);
@@ -775,9 +812,11 @@ void ma_record_exit(int how) {
     commit(p);
     drain();
     pthread_mutex_unlock(&g_lock);
+    ma_in_recorder = 0;
 }
 
 void ma_record_exec(const char *path) {
+    ma_in_recorder = 1;
     pthread_mutex_lock(&g_lock);
     size_t length = path ? strnlen(path, 4096) : 0;
     uint8_t *p = reserve(32 + length);
@@ -786,12 +825,14 @@ void ma_record_exec(const char *path) {
     commit(p);
     drain();
     pthread_mutex_unlock(&g_lock);
+    ma_in_recorder = 0;
 }
 
 __attribute__((constructor)) static void ma_constructor(void) {
-    extern MA_TLS int ma_hook_busy;
     ma_hook_busy++;
+    ma_in_recorder = 1;
     ma_is_recording();
+    ma_in_recorder = 0;
     ma_hook_busy--;
 }
 
@@ -799,8 +840,8 @@ __attribute__((constructor)) static void ma_constructor(void) {
  * made by destructors that run after this one still reach the trace. */
 __attribute__((destructor)) static void ma_destructor(void) {
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != MA_STATE_ON) return;
-    extern MA_TLS int ma_hook_busy;
     ma_hook_busy++;
+    ma_in_recorder = 1;
     ma_record_exit(MA_EXIT_NORMAL);
     stop_flusher();
     pthread_mutex_lock(&g_lock);
@@ -808,5 +849,6 @@ __attribute__((destructor)) static void ma_destructor(void) {
     g_write_through = 1;
     submit_current(1);
     pthread_mutex_unlock(&g_lock);
+    ma_in_recorder = 0;
     ma_hook_busy--;
 }

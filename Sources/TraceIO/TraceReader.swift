@@ -323,8 +323,52 @@ private struct ByteSource {
 
 // MARK: - Record decoder
 
+/// The adr field decoder (schema: adr): the last delta-coded address and the FREED and ALLOCATED
+/// move-to-front lists, kept exactly as the writer keeps them.
+struct AddressDecoder {
+    var previous: UInt64 = 0
+    var freed: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+    var allocated: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+
+    @inline(__always) mutating func decode(_ v: UInt64, released: Bool, bad: inout Bool) -> UInt64 {
+        let address: UInt64
+        if v & 1 == 1 {
+            let index = Int(v >> 1)
+            if index == 2 * Int(MA_ADDRESS_CACHE) { return 0 }
+            guard index < 2 * Int(MA_ADDRESS_CACHE) else {
+                bad = true
+                return 0
+            }
+            address = index < Int(MA_ADDRESS_CACHE)
+                ? withUnsafeBytes(of: &freed) { $0.load(fromByteOffset: index * 8, as: UInt64.self) }
+                : withUnsafeBytes(of: &allocated) { $0.load(fromByteOffset: (index - Int(MA_ADDRESS_CACHE)) * 8, as: UInt64.self) }
+        } else {
+            let z = v >> 2
+            let delta = Int64(bitPattern: (z >> 1) ^ (0 &- (z & 1)))
+            previous = previous &+ UInt64(bitPattern: v & 2 == 0 ? delta &* 16 : delta)
+            address = previous
+        }
+        if released { Self.moveToFront(&freed, address) } else { Self.moveToFront(&allocated, address) }
+        return address
+    }
+
+    @inline(__always) static func moveToFront(_ list: inout (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64), _ address: UInt64) {
+        withUnsafeMutableBytes(of: &list) { raw in
+            let entries = raw.bindMemory(to: UInt64.self)
+            var i = 0
+            while i < entries.count - 1 && entries[i] != address { i += 1 }
+            while i > 0 {
+                entries[i] = entries[i - 1]
+                i -= 1
+            }
+            entries[0] = address
+        }
+    }
+}
+
 private struct RecordDecoder {
-    var previousAddress: UInt64 = 0
+    var addresses = AddressDecoder()
+    var previousStack: UInt64 = 0
     var thread = ThreadID(0)
     var timeNs: UInt64 = 0
     var events: UInt64 = 0
@@ -364,11 +408,11 @@ private struct RecordDecoder {
             let v = uv()
             return Int64(bitPattern: (v >> 1) ^ (0 &- (v & 1)))
         }
-        @inline(__always) func adr(_ previous: inout UInt64) -> UInt64 {
-            let v = uv()
-            let z = v >> 1
-            let delta = Int64(bitPattern: (z >> 1) ^ (0 &- (z & 1)))
-            previous = previous &+ UInt64(bitPattern: v & 1 == 0 ? delta &* 16 : delta)
+        @inline(__always) func adr(_ coder: inout AddressDecoder, released: Bool) -> UInt64 {
+            coder.decode(uv(), released: released, bad: &overlong)
+        }
+        @inline(__always) func stk(_ previous: inout UInt64) -> UInt64 {
+            previous = previous &+ UInt64(bitPattern: sv())
             return previous
         }
         func str() -> String? {
@@ -390,13 +434,14 @@ private struct RecordDecoder {
             let recordStart = p
             let tag = p.pointee
             p += 1
-            var address = previousAddress
+            var coder = addresses
+            var stackID = previousStack
             switch Int32(tag) {
             case MA_REC_MALLOC, MA_REC_CALLOC, MA_REC_VALLOC, MA_REC_PVALLOC:
                 event.size = uv()
                 event.alignment = 0
-                let stack = uv()
-                event.address = Address(adr(&address))
+                let stack = stk(&stackID)
+                event.address = Address(adr(&coder, released: false))
                 if cut { break }
                 if stack > knownStacks { throw corrupt(recordStart, "stack id \(stack) used before it was defined") }
                 event.stack = StackID(UInt32(truncatingIfNeeded: stack))
@@ -404,22 +449,22 @@ private struct RecordDecoder {
             case MA_REC_POSIX_MEMALIGN, MA_REC_ALIGNED_ALLOC, MA_REC_MEMALIGN:
                 event.size = uv()
                 event.alignment = uv()
-                let stack = uv()
-                event.address = Address(adr(&address))
+                let stack = stk(&stackID)
+                event.address = Address(adr(&coder, released: false))
                 if cut { break }
                 if stack > knownStacks { throw corrupt(recordStart, "stack id \(stack) used before it was defined") }
                 event.stack = StackID(UInt32(truncatingIfNeeded: stack))
                 event.function = AllocationFunction(rawValue: tag)!
             case MA_REC_FREE:
-                event.address = Address(adr(&address))
+                event.address = Address(adr(&coder, released: true))
                 event.function = .free
                 event.stack = .none
                 event.size = 0
             case MA_REC_REALLOC, MA_REC_REALLOCARRAY:
-                event.oldAddress = Address(adr(&address))
+                event.oldAddress = Address(adr(&coder, released: true))
                 event.size = uv()
-                let stack = uv()
-                event.address = Address(adr(&address))
+                let stack = stk(&stackID)
+                event.address = Address(adr(&coder, released: false))
                 if cut { break }
                 if stack > knownStacks { throw corrupt(recordStart, "stack id \(stack) used before it was defined") }
                 event.stack = StackID(UInt32(truncatingIfNeeded: stack))
@@ -429,23 +474,23 @@ private struct RecordDecoder {
                 event.size = uv()
                 event.protection = UInt32(truncatingIfNeeded: uv())
                 event.flags = UInt32(truncatingIfNeeded: uv())
-                let stack = uv()
-                event.address = Address(adr(&address))
+                let stack = stk(&stackID)
+                event.address = Address(adr(&coder, released: false))
                 if cut { break }
                 if stack > knownStacks { throw corrupt(recordStart, "stack id \(stack) used before it was defined") }
                 event.stack = StackID(UInt32(truncatingIfNeeded: stack))
                 event.function = .mmap
             case MA_REC_MUNMAP:
-                event.address = Address(adr(&address))
+                event.address = Address(adr(&coder, released: true))
                 event.size = uv()
                 event.stack = .none
                 event.function = .munmap
             case MA_REC_MREMAP:
-                event.oldAddress = Address(adr(&address))
+                event.oldAddress = Address(adr(&coder, released: true))
                 event.oldSize = uv()
                 event.size = uv()
-                let stack = uv()
-                event.address = Address(adr(&address))
+                let stack = stk(&stackID)
+                event.address = Address(adr(&coder, released: false))
                 if cut { break }
                 if stack > knownStacks { throw corrupt(recordStart, "stack id \(stack) used before it was defined") }
                 event.stack = StackID(UInt32(truncatingIfNeeded: stack))
@@ -566,7 +611,8 @@ private struct RecordDecoder {
                 break
             }
             // An allocator event.
-            previousAddress = address
+            addresses = coder
+            previousStack = stackID
             event.thread = thread
             event.timeNs = timeNs
             events &+= 1

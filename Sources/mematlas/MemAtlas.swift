@@ -8,7 +8,7 @@ struct MemAtlas: ParsableCommand {
         abstract: "A memory profiler and memory explorer for Linux programs.",
         subcommands: [
             // Recording and trace analysis (issue 2 onwards).
-            RunCommand.self, RecordCommand.self, SummaryCommand.self,
+            RunCommand.self, RecordCommand.self, SummaryCommand.self, DumpCommand.self,
             // Virtual memory of live processes (issue 7).
             VMCommand.self, PageCacheCommand.self, FaultsCommand.self,
             // Virtual memory simulators (issue 8).

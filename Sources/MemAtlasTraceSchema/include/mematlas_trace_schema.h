@@ -21,13 +21,24 @@
  *   uv  = unsigned LEB128 varint (7 bits a byte, low groups first, high bit = more)
  *   sv  = signed varint: zigzag-encoded ((n << 1) ^ (n >> 63)) then uv
  *   str = uv byte length, then the bytes (no terminator)
- *   adr = an address, delta-coded against the previous adr field of the stream (initially 0):
+ *   stk = a stack id, as sv(id - previous stk field of the stream) (previous starts at 0): a run
+ *         of events from one call path costs one byte each.
+ *   adr = an address. Writer and reader keep two move-to-front lists of MA_ADDRESS_CACHE entries:
+ *         FREED (the addresses most recently released: free, the old block of realloc, munmap)
+ *         and ALLOCATED (most recently returned: malloc family, realloc, mmap results). Most
+ *         addresses are in them (allocators reuse the last freed chunk; programs free what they
+ *         allocated last), so an adr is usually one byte:
  *
- *           delta = address - previous               (two's complement, 64 bit)
- *           if delta % 16 == 0:  uv( zigzag(delta / 16) << 1 )        heap blocks: 16-aligned
- *           else:                uv( zigzag(delta) << 1 | 1 )
+ *           address 0 (NULL, MAP_FAILED):      uv( (2 * MA_ADDRESS_CACHE) << 1 | 1 )
+ *           FREED[i]:                          uv( i << 1 | 1 )
+ *           else ALLOCATED[i]:                 uv( (MA_ADDRESS_CACHE + i) << 1 | 1 )
+ *           else, delta = address - previous (two's complement, 64 bit; previous = the last
+ *           delta-coded address, initially 0), and then previous = address:
+ *             delta % 16 == 0:                 uv( zigzag(delta / 16) << 2 )       (16-aligned)
+ *             otherwise:                       uv( zigzag(delta) << 2 | 2 )
  *
- *         then previous = address. A failed call (NULL, MAP_FAILED) is recorded as address 0.
+ *         After each adr, a non-zero address moves to the front of FREED (a released address) or
+ *         ALLOCATED (a returned one), dropping the last entry or its own older copy.
  *
  * Ordering: the recorder appends every event under one lock, so the stream is a total order that
  * respects causality across threads (a free is appended before the real free runs, an
@@ -38,11 +49,14 @@
 
 #define MA_TRACE_MAGIC "MEMATLAS"
 #define MA_TRACE_MAGIC_SIZE 8
-#define MA_TRACE_VERSION 1
+#define MA_TRACE_VERSION 2
 #define MA_TRACE_HEADER_SIZE 32
 
 /* Header flags. */
 #define MA_FLAG_ZSTD 0x0001u /* the body is a zstd stream */
+
+/* Entries in each move-to-front address list of the adr encoding. */
+#define MA_ADDRESS_CACHE 8
 
 /* Unwinders (MA_REC_PROCESS.unwinder). */
 #define MA_UNWIND_LIBUNWIND 1
@@ -91,30 +105,30 @@
 /* ---- Allocation events --------------------------------------------------------------- */
 /* The tag names the function. Sizes are the caller's requested bytes (calloc: nmemb * size). */
 
-/* uv size, uv stack, adr result */
+/* uv size, stk stack, adr result (returned) */
 #define MA_REC_MALLOC 0x10
-/* uv size (nmemb*size), uv stack, adr result */
+/* uv size (nmemb*size), stk stack, adr result (returned) */
 #define MA_REC_CALLOC 0x11
-/* adr old (0 = realloc(NULL, n)), uv size, uv stack, adr result. size 0 with a non-NULL old block
+/* adr old (released; 0 = realloc(NULL, n)), uv size, stk stack, adr result (returned). size 0 with a non-NULL old block
  * frees it (glibc). A failed realloc (result 0, size > 0) leaves the old block live. */
 #define MA_REC_REALLOC 0x12
 /* same fields as MA_REC_REALLOC; size is nmemb*size */
 #define MA_REC_REALLOCARRAY 0x13
-/* uv size, uv alignment, uv stack, adr result */
+/* uv size, uv alignment, stk stack, adr result (returned) */
 #define MA_REC_POSIX_MEMALIGN 0x14
 #define MA_REC_ALIGNED_ALLOC 0x15
 #define MA_REC_MEMALIGN 0x16
-/* uv size, uv stack, adr result */
+/* uv size, stk stack, adr result (returned) */
 #define MA_REC_VALLOC 0x17
 #define MA_REC_PVALLOC 0x18
-/* adr block (0 = free(NULL)) */
+/* adr block (released; 0 = free(NULL)) */
 #define MA_REC_FREE 0x19
 /* Anonymous mappings made by the program itself (not those made inside malloc):
- * uv length, uv prot, uv flags, uv stack, adr result */
+ * uv length, uv prot, uv flags, stk stack, adr result (returned) */
 #define MA_REC_MMAP 0x1a
-/* adr start, uv length */
+/* adr start (released), uv length */
 #define MA_REC_MUNMAP 0x1b
-/* adr old, uv old_length, uv new_length, uv stack, adr result */
+/* adr old (released), uv old_length, uv new_length, stk stack, adr result (returned) */
 #define MA_REC_MREMAP 0x1c
 
 #define MA_REC_FIRST_EVENT MA_REC_MALLOC
