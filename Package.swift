@@ -22,11 +22,11 @@ let package = Package(
         .target(name: "TraceModel"),
         .target(name: "TraceIO", dependencies: ["TraceModel", "MemAtlasTraceSchema"]),
         .target(name: "Analysis", dependencies: ["TraceModel", "TraceIO"]),
-        .target(name: "AllocatorLab", dependencies: ["TraceModel", "Analysis"]),
+        .target(name: "AllocatorLab", dependencies: ["TraceModel", "TraceIO", "Analysis"]),
         .target(name: "CMemAtlasShims"),
         .target(name: "VirtualMemory", dependencies: ["CMemAtlasShims", "TraceModel", "TraceIO"]),
         .target(name: "MemorySimulators"),
-        .target(name: "Render", dependencies: ["TraceModel", "Analysis", "VirtualMemory", "MemorySimulators"]),
+        .target(name: "Render", dependencies: ["TraceModel", "Analysis", "AllocatorLab", "VirtualMemory", "MemorySimulators"]),
         .target(name: "Recording", dependencies: ["TraceModel", "TraceIO"]),
         .executableTarget(
             name: "mematlas",
@@ -43,6 +43,7 @@ let package = Package(
         .testTarget(name: "VirtualMemoryTests", dependencies: ["VirtualMemory", "TestSupport"]),
         .testTarget(name: "MemorySimulatorsTests", dependencies: ["MemorySimulators", "Render", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["mematlas", "TestSupport"]),
+        .testTarget(name: "AllocatorLabTests", dependencies: ["AllocatorLab", "Render", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -72,6 +72,12 @@ public enum ReplayEngine {
         public internal(set) var handles: [UInt64]
         /// The requested bytes per slot.
         public internal(set) var sizes: [UInt64]
+        /// Empty slot state.
+        public init() { handles = []; sizes = [] }
+        init(handles: [UInt64], sizes: [UInt64]) {
+            self.handles = handles
+            self.sizes = sizes
+        }
     }
 
     /// Replays `log` through `model`.
