@@ -28,21 +28,29 @@ public enum HeapMapPicture {
         sizeClasses.first { bytes <= $0.upTo }!.colour
     }
 
-    /// The bytes one row stands for: a power of two, at least 256, so that all rows fit.
+    /// The most regions drawn (the rest are counted in a note).
+    static let maximumRegions = 160
+
+    /// The bytes one row stands for: a power of two, at least 256, so that all rows fit (or, with
+    /// many small regions, so that the largest region takes one row).
     public static func bytesPerRow(for snapshot: HeapSnapshot) -> UInt64 {
         var perRow: UInt64 = 256
-        while snapshot.regions.reduce(0, { $0 + ($1.bytes + perRow - 1) / perRow }) > UInt64(maximumRows) { perRow *= 2 }
+        let largest = snapshot.regions.map(\.bytes).max() ?? 0
+        while perRow < largest, snapshot.regions.prefix(maximumRegions).reduce(0, { $0 + ($1.bytes + perRow - 1) / perRow }) > UInt64(maximumRows) { perRow *= 2 }
         return perRow
     }
 
     /// The SVG document for `snapshot`, headed by `title` and `subtitle` lines.
     public static func svg(_ snapshot: HeapSnapshot, title: String, subtitle: String) -> String {
         let perRow = bytesPerRow(for: snapshot)
+        let omitted = max(0, snapshot.regions.count - maximumRegions)
+        var snapshot = snapshot
+        if omitted > 0 { snapshot.regions = Array(snapshot.regions.prefix(maximumRegions)) }
         let rowsPerRegion = snapshot.regions.map { Int(($0.bytes + perRow - 1) / perRow) }
         let totalRows = rowsPerRegion.reduce(0, +)
         let top = 96
         let width = labelWidth + rowWidth + 20
-        let height = top + totalRows * rowHeight + snapshot.regions.count * 4 + 20
+        let height = top + totalRows * rowHeight + snapshot.regions.count * 4 + 36
         let pixelBytes = Double(perRow) / Double(rowWidth)
         var out = ""
         func line(_ s: String) { out += s + "\n" }
@@ -104,6 +112,7 @@ public enum HeapMapPicture {
             line("</g>")
             y += rows * rowHeight + 4
         }
+        if omitted > 0 { line(#"<text x="10" y="\#(y + 12)">\#(omitted) more regions not drawn.</text>"#) }
         line("</svg>")
         return out
     }
