@@ -77,15 +77,9 @@ public struct TimelineSample: Sendable, Equatable {
 /// table and per-stack counters, never the events.
 public struct HeapAnalysis: TraceVisitor {
     private var profile = HeapProfile()
-    private var calls = [UInt64](repeating: 0, count: 16)
-    private var failed = [UInt64](repeating: 0, count: 16)
+    private let counters = HeapCounters()
     private let live = LiveBlockMap(capacity: 1 << 16)
     private var liveBytes: UInt64 = 0
-    private var stats: [StackStatistics] = [StackStatistics()]
-    /// Per-stack live figures, with the epoch trick below for their values at the peak.
-    private var stackLiveBytes: [UInt64] = [0]
-    private var stackLiveBlocks: [UInt64] = [0]
-    private var stackSavedEpoch: [UInt32] = [0]
     /// Incremented at every new global peak: a stack whose saved epoch differs has not changed since
     /// the last peak, so its current live figures are its figures at the peak.
     private var peakEpoch: UInt32 = 1
@@ -114,7 +108,7 @@ public struct HeapAnalysis: TraceVisitor {
         if event.thread != currentThread { switchThread(to: event.thread) }
         currentThreadCalls &+= 1
         let index = Int(event.function.rawValue & 0x0f)
-        calls[index] &+= 1
+        counters.calls[index] &+= 1
         switch event.function {
         case .free:
             release(event.address, freeingThread: event.thread)
@@ -125,16 +119,16 @@ public struct HeapAnalysis: TraceVisitor {
             } else if event.size == 0 {
                 if event.oldAddress.rawValue != 0 { release(event.oldAddress, freeingThread: event.thread, countTemporary: false) }
             } else {
-                failed[index] &+= 1  // the old block stays live
+                counters.failed[index] &+= 1  // the old block stays live
             }
         case .mmap:
-            if event.address.rawValue == 0 { failed[index] &+= 1 } else { mappings.map(event.address.rawValue, length: event.size, stack: event.stack) }
+            if event.address.rawValue == 0 { counters.failed[index] &+= 1 } else { mappings.map(event.address.rawValue, length: event.size, stack: event.stack) }
             profile.peakMappedBytes = max(profile.peakMappedBytes, mappings.totalBytes)
         case .munmap:
             mappings.unmap(event.address.rawValue, length: event.size)
         case .mremap:
             if event.address.rawValue == 0 {
-                failed[index] &+= 1
+                counters.failed[index] &+= 1
             } else {
                 mappings.move(from: event.oldAddress.rawValue, oldLength: event.oldSize, to: event.address.rawValue, length: event.size, stack: event.stack)
                 profile.peakMappedBytes = max(profile.peakMappedBytes, mappings.totalBytes)
@@ -143,7 +137,7 @@ public struct HeapAnalysis: TraceVisitor {
             if event.address.rawValue != 0 {
                 allocate(event)
             } else if event.size != 0 {
-                failed[index] &+= 1
+                counters.failed[index] &+= 1
             }
         }
     }
@@ -158,26 +152,25 @@ public struct HeapAnalysis: TraceVisitor {
         currentLastAllocation = lastAllocationByThread[thread] ?? 0
     }
 
-    @inline(__always) private mutating func touchStack(_ s: Int) {
-        if s >= stats.count { growStacks(to: s) }
-        if stackSavedEpoch[s] != peakEpoch {
-            stats[s].peakBytes = stackLiveBytes[s]
-            stats[s].peakBlocks = stackLiveBlocks[s]
-            stackSavedEpoch[s] = peakEpoch
+    /// The stack's counters, with its figures at the last peak saved before its first change
+    /// since that peak.
+    @inline(__always) private func touchStack(_ s: Int) -> UnsafeMutablePointer<HeapCounters.Stack> {
+        if s >= counters.stackCount {
+            counters.grow(to: s)
+            counters.noteStack(s)
         }
-    }
-
-    private mutating func growStacks(to s: Int) {
-        let n = Swift.max(s + 1, stats.count * 2)
-        stats.append(contentsOf: repeatElement(StackStatistics(), count: n - stats.count))
-        stackLiveBytes.append(contentsOf: repeatElement(0, count: n - stackLiveBytes.count))
-        stackLiveBlocks.append(contentsOf: repeatElement(0, count: n - stackLiveBlocks.count))
-        stackSavedEpoch.append(contentsOf: repeatElement(0, count: n - stackSavedEpoch.count))
+        let entry = counters.stacks + s
+        if entry.pointee.savedEpoch != peakEpoch {
+            entry.pointee.peakBytes = entry.pointee.liveBytes
+            entry.pointee.peakBlocks = entry.pointee.liveBlocks
+            entry.pointee.savedEpoch = peakEpoch
+        }
+        return entry
     }
 
     @inline(__always) private mutating func allocate(_ event: TraceEvent) {
         let s = Int(event.stack.rawValue)
-        touchStack(s)
+        let entry = touchStack(s)
         if let replaced = live.insert(event.address, .init(size: event.size, stack: event.stack, thread: event.thread)) {
             // The same address handed out twice without a free in between (the free happened
             // before recording began, or in untraced code): drop the stale block.
@@ -185,10 +178,10 @@ public struct HeapAnalysis: TraceVisitor {
         }
         profile.allocations &+= 1
         profile.allocatedBytes &+= event.size
-        stats[s].allocations &+= 1
-        stats[s].allocatedBytes &+= event.size
-        stackLiveBytes[s] &+= event.size
-        stackLiveBlocks[s] &+= 1
+        entry.pointee.allocations &+= 1
+        entry.pointee.allocatedBytes &+= event.size
+        entry.pointee.liveBytes &+= event.size
+        entry.pointee.liveBlocks &+= 1
         liveBytes &+= event.size
         currentLastAllocation = event.address.rawValue
         if liveBytes > profile.peakBytes {
@@ -200,10 +193,9 @@ public struct HeapAnalysis: TraceVisitor {
     }
 
     @inline(__always) private mutating func dropLive(_ block: LiveBlockMap.Block) {
-        let s = Int(block.stack.rawValue)
-        touchStack(s)
-        stackLiveBytes[s] &-= block.size
-        stackLiveBlocks[s] &-= 1
+        let entry = touchStack(Int(block.stack.rawValue))
+        entry.pointee.liveBytes &-= block.size
+        entry.pointee.liveBlocks &-= 1
         liveBytes &-= block.size
     }
 
@@ -217,12 +209,12 @@ public struct HeapAnalysis: TraceVisitor {
         guard countTemporary else { return }
         if block.thread == currentThread {
             if currentLastAllocation == address.rawValue {
-                stats[Int(block.stack.rawValue)].temporary &+= 1
+                counters.stacks[Int(block.stack.rawValue)].temporary &+= 1
                 profile.temporaryAllocations &+= 1
                 currentLastAllocation = 0
             }
         } else if lastAllocationByThread[block.thread] == address.rawValue {
-            stats[Int(block.stack.rawValue)].temporary &+= 1
+            counters.stacks[Int(block.stack.rawValue)].temporary &+= 1
             profile.temporaryAllocations &+= 1
             lastAllocationByThread[block.thread] = 0
         }
@@ -231,21 +223,28 @@ public struct HeapAnalysis: TraceVisitor {
     /// Finishes the pass: leaks are what is live now.
     public mutating func finish() -> HeapProfile {
         if currentThread.rawValue != 0 { profile.threadCalls[currentThread, default: 0] &+= currentThreadCalls }
-        for s in 0..<stats.count where stackSavedEpoch[s] != peakEpoch {
-            stats[s].peakBytes = stackLiveBytes[s]
-            stats[s].peakBlocks = stackLiveBlocks[s]
-        }
-        for s in 0..<stats.count {
-            stats[s].leakedBytes = stackLiveBytes[s]
-            stats[s].leakedBlocks = stackLiveBlocks[s]
+        var stats: [StackStatistics] = []
+        stats.reserveCapacity(counters.stackCount)
+        for s in 0..<counters.stackCount {
+            let c = counters.stacks[s]
+            var figures = StackStatistics()
+            figures.allocations = c.allocations
+            figures.allocatedBytes = c.allocatedBytes
+            figures.temporary = c.temporary
+            // Unchanged since the last peak: its current figures are its figures at the peak.
+            figures.peakBytes = c.savedEpoch == peakEpoch ? c.peakBytes : c.liveBytes
+            figures.peakBlocks = c.savedEpoch == peakEpoch ? c.peakBlocks : c.liveBlocks
+            figures.leakedBytes = c.liveBytes
+            figures.leakedBlocks = c.liveBlocks
+            stats.append(figures)
         }
         profile.leakedBytes = liveBytes
         profile.leakedBlocks = UInt64(live.count)
         profile.mappedBytesAtEnd = mappings.totalBytes
         for function in AllocationFunction.allCases {
             let i = Int(function.rawValue & 0x0f)
-            profile.calls[function] = calls[i]
-            if failed[i] > 0 { profile.failedCalls[function] = failed[i] }
+            profile.calls[function] = counters.calls[i]
+            if counters.failed[i] > 0 { profile.failedCalls[function] = counters.failed[i] }
         }
         // munmap counts only calls that released a mapping the program made itself.
         profile.calls[.munmap] = mappings.unmapCalls
@@ -253,6 +252,55 @@ public struct HeapAnalysis: TraceVisitor {
         profile.timeline.append(TimelineSample(timeNs: latestTimeNs, heapBytes: liveBytes, residentBytes: profile.timeline.last?.residentBytes ?? 0))
         return profile
     }
+}
+
+/// HeapAnalysis's hot counters in plain memory: per-stack figures and per-function call counts,
+/// updated millions of times a second without copy-on-write or exclusivity checks (one owner).
+final class HeapCounters {
+    struct Stack {
+        var allocations: UInt64 = 0
+        var allocatedBytes: UInt64 = 0
+        var temporary: UInt64 = 0
+        var liveBytes: UInt64 = 0
+        var liveBlocks: UInt64 = 0
+        var peakBytes: UInt64 = 0
+        var peakBlocks: UInt64 = 0
+        var savedEpoch: UInt32 = 0
+    }
+    @exclusivity(unchecked) private(set) var stacks: UnsafeMutablePointer<Stack>
+    @exclusivity(unchecked) private(set) var stackCapacity: Int
+    /// One past the highest stack id seen.
+    @exclusivity(unchecked) private(set) var stackCount = 1
+    let calls = UnsafeMutablePointer<UInt64>.allocate(capacity: 16)
+    let failed = UnsafeMutablePointer<UInt64>.allocate(capacity: 16)
+
+    init() {
+        stackCapacity = 1024
+        stacks = .allocate(capacity: stackCapacity)
+        stacks.initialize(repeating: Stack(), count: stackCapacity)
+        calls.initialize(repeating: 0, count: 16)
+        failed.initialize(repeating: 0, count: 16)
+    }
+
+    deinit {
+        stacks.deallocate()
+        calls.deallocate()
+        failed.deallocate()
+    }
+
+    func grow(to s: Int) {
+        if s >= stackCapacity {
+            let capacity = Swift.max(s + 1, stackCapacity * 2)
+            let grown = UnsafeMutablePointer<Stack>.allocate(capacity: capacity)
+            grown.moveInitialize(from: stacks, count: stackCapacity)
+            (grown + stackCapacity).initialize(repeating: Stack(), count: capacity - stackCapacity)
+            stacks.deallocate()
+            stacks = grown
+            stackCapacity = capacity
+        }
+    }
+
+    @inline(__always) func noteStack(_ s: Int) { if s >= stackCount { stackCount = s + 1 } }
 }
 
 /// Anonymous mappings made by the program: address ranges that munmap can cut in parts.

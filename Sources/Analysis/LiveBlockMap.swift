@@ -2,7 +2,8 @@ import TraceModel
 
 /// The live heap blocks at one moment, by address: a purpose-built open-addressing table
 /// (linear probing, backward-shift deletion, no tombstones), several times faster than
-/// `Dictionary` on the millions of inserts and removals of a trace replay.
+/// `Dictionary` on the millions of inserts and removals of a trace replay. A reference type whose
+/// hot fields skip runtime exclusivity checks: one owner mutates it from one thread.
 public final class LiveBlockMap {
     /// What is known of one live block.
     public struct Block: Sendable, Equatable {
@@ -27,21 +28,26 @@ public final class LiveBlockMap {
         var thread: UInt32
     }
 
-    var slots: UnsafeMutablePointer<Slot>
-    var mask: Int
+    @exclusivity(unchecked) var slots: UnsafeMutablePointer<Slot>
+    @exclusivity(unchecked) var mask: Int
     /// The number of live blocks.
-    public private(set) var count: Int = 0
+    @exclusivity(unchecked) public private(set) var count: Int = 0
 
     /// Creates an empty map with room for about `capacity` blocks before it grows.
     public init(capacity: Int = 1024) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        slots = .allocate(capacity: size)
-        slots.initialize(repeating: Slot(key: 0, size: 0, stack: 0, thread: 0), count: size)
+        slots = Self.allocateSlots(size)
         mask = size - 1
     }
 
     deinit { slots.deallocate() }
+
+    static func allocateSlots(_ size: Int) -> UnsafeMutablePointer<Slot> {
+        let slots = UnsafeMutablePointer<Slot>.allocate(capacity: size)
+        slots.initialize(repeating: Slot(key: 0, size: 0, stack: 0, thread: 0), count: size)
+        return slots
+    }
 
     @inline(__always) static func hash(_ key: UInt64) -> Int {
         Int(truncatingIfNeeded: ((key >> 4) &* 0x9E37_79B9_7F4A_7C15) >> 20)
@@ -123,8 +129,7 @@ public final class LiveBlockMap {
         let oldSlots = slots
         let oldSize = mask + 1
         let size = oldSize * 2
-        slots = .allocate(capacity: size)
-        slots.initialize(repeating: Slot(key: 0, size: 0, stack: 0, thread: 0), count: size)
+        slots = Self.allocateSlots(size)
         mask = size - 1
         for i in 0..<oldSize where oldSlots[i].key != 0 {
             var j = Self.hash(oldSlots[i].key) & mask

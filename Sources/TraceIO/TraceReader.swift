@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import MemAtlasTraceSchema
 import TraceModel
 
@@ -119,10 +120,71 @@ public final class TraceReader {
 
     deinit { close(fd) }
 
-    /// Reads the whole trace, handing every event to `visitor` in stream order.
+    /// Reads the whole trace, handing every event to `visitor` in stream order (ticks in between).
+    /// Inlinable, so that the loop is specialized for the visitor in the caller's module. The
+    /// reader's metadata (stacks, module maps) is complete once this returns.
     /// - Parameter progress: called now and then with the number of file bytes consumed so far.
     /// - Throws: `TraceFormatError` at the first corrupt record (events before it were visited).
+    @inlinable
     public func read<V: TraceVisitor>(into visitor: inout V, progress: ((UInt64) -> Void)? = nil) throws {
+        try readBatches(progress: progress) { batch in
+            var tick = 0
+            let ticks = batch.ticks
+            for i in 0..<batch.count {
+                while tick < ticks.count && ticks[tick].eventIndex == i {
+                    visitor.visitTick(timeNs: ticks[tick].timeNs, residentBytes: ticks[tick].residentBytes)
+                    tick += 1
+                }
+                visitor.visit(batch.events[i])
+            }
+            while tick < ticks.count {
+                visitor.visitTick(timeNs: ticks[tick].timeNs, residentBytes: ticks[tick].residentBytes)
+                tick += 1
+            }
+        }
+    }
+
+    /// Reads the whole trace as batches of up to `TraceBatch.capacity` events, in stream order.
+    ///
+    /// With `parallel` (the default) a second thread decompresses and decodes the next batches
+    /// while `body` works on the current one; the reader's metadata (stacks, module maps, thread
+    /// names) is then complete only once this returns, so `body` must not read it.
+    /// - Parameter body: called for each batch, on the calling thread; the batch is reused after it returns.
+    public func readBatches(parallel: Bool = true, progress: ((UInt64) -> Void)? = nil, _ body: (TraceBatch) throws -> Void) throws {
+        guard parallel else {
+            try decodeAll(progress: progress) { batch in
+                try body(batch)
+                batch.reset()
+                return batch
+            }
+            return
+        }
+        let pipeline = BatchPipeline()
+        let producer = Thread { [self] in
+            do {
+                try decodeAll(progress: progress) { full in try pipeline.handOver(full) }
+                pipeline.finish(error: nil)
+            } catch {
+                pipeline.finish(error: error)
+            }
+        }
+        producer.stackSize = 8 << 20
+        producer.start()
+        defer { pipeline.waitForProducer() }
+        do {
+            while let batch = try pipeline.next() {
+                try body(batch)
+                pipeline.recycle(batch)
+            }
+        } catch {
+            pipeline.cancel()
+            throw error
+        }
+    }
+
+    /// The decode loop: fills batches and hands each full one to `handOver`, which returns the next
+    /// batch to fill; the last, partly filled batch is handed over too.
+    private func decodeAll(progress: ((UInt64) -> Void)?, handOver: (TraceBatch) throws -> TraceBatch) throws {
         stacks = StackTable()
         moduleMaps = []
         threadNames = [:]
@@ -133,13 +195,19 @@ public final class TraceReader {
         durationNs = 0
         var source = try ByteSource(reader: self)
         var decoder = RecordDecoder()
+        var batch = TraceBatch()
         var sawEnd = false
         while true {
             let more = try source.fill()
-            let consumed = try source.withAvailable { bytes in
-                try decoder.decode(bytes, reader: self, visitor: &visitor, atEnd: !more, sawEnd: &sawEnd, streamOffset: source.streamOffset)
+            while true {
+                let current = batch
+                let consumed = try source.withAvailable { bytes in
+                    try decoder.decode(bytes, reader: self, batch: current, atEnd: !more, sawEnd: &sawEnd, streamOffset: source.streamOffset)
+                }
+                source.consume(consumed)
+                guard batch.isFull else { break }
+                batch = try handOver(batch)
             }
-            source.consume(consumed)
             progress?(source.fileOffset)
             if !more {
                 let leftover = source.available
@@ -154,6 +222,7 @@ public final class TraceReader {
                 } else {
                     completeness = .truncated(reason: "the trace has no exit record: the process was killed or crashed before it could exit")
                 }
+                if batch.count > 0 || !batch.ticks.isEmpty { _ = try handOver(batch) }
                 return
             }
         }
@@ -348,8 +417,26 @@ struct AddressDecoder {
             previous = previous &+ UInt64(bitPattern: v & 2 == 0 ? delta &* 16 : delta)
             address = previous
         }
-        if released { Self.moveToFront(&freed, address) } else { Self.moveToFront(&allocated, address) }
+        if released {
+            Self.moveToFront(&freed, address)
+            Self.forget(&allocated, address)
+        } else {
+            Self.moveToFront(&allocated, address)
+            Self.forget(&freed, address)
+        }
         return address
+    }
+
+    @inline(__always) static func forget(_ list: inout (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64), _ address: UInt64) {
+        withUnsafeMutableBytes(of: &list) { raw in
+            let entries = raw.bindMemory(to: UInt64.self)
+            guard var i = entries.firstIndex(of: address) else { return }
+            while i < entries.count - 1 {
+                entries[i] = entries[i + 1]
+                i += 1
+            }
+            entries[entries.count - 1] = 0
+        }
     }
 
     @inline(__always) static func moveToFront(_ list: inout (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64), _ address: UInt64) {
@@ -366,6 +453,164 @@ struct AddressDecoder {
     }
 }
 
+/// A sample tick inside a batch: it happened just before the batch's event `eventIndex`.
+public struct TraceTick: Sendable {
+    /// The index of the first event after the tick (the batch's count when none followed yet).
+    public var eventIndex: Int
+    /// ns since the process started.
+    public var timeNs: UInt64
+    /// Resident set size in bytes.
+    public var residentBytes: UInt64
+}
+
+/// A run of decoded events (and the ticks between them), reused from batch to batch.
+public final class TraceBatch {
+    /// Events a batch holds at most.
+    public static let capacity = 4096
+    /// The events; the first `count` are valid.
+    public let events: UnsafeMutableBufferPointer<TraceEvent>
+    /// Valid events.
+    public private(set) var count = 0
+    /// Ticks, in order.
+    public private(set) var ticks: [TraceTick] = []
+
+    init() {
+        events = .allocate(capacity: Self.capacity)
+        events.initialize(repeating: TraceEvent())
+    }
+
+    deinit { events.deallocate() }
+
+    var isFull: Bool { count == Self.capacity }
+    func reset() {
+        count = 0
+        ticks.removeAll(keepingCapacity: true)
+    }
+    @inline(__always) func append(_ event: TraceEvent) {
+        events[count] = event
+        count += 1
+    }
+    func appendTick(timeNs: UInt64, residentBytes: UInt64) {
+        ticks.append(TraceTick(eventIndex: count, timeNs: timeNs, residentBytes: residentBytes))
+    }
+}
+
+/// Hands decoded batches from the decoding thread to the consuming one: three batches circulate,
+/// so decoding runs at most two batches ahead.
+private final class BatchPipeline: @unchecked Sendable {
+    private let lock = NSCondition()
+    private var full: [TraceBatch] = []
+    private var free: [TraceBatch] = [TraceBatch(), TraceBatch()]
+    private var done = false
+    private var cancelled = false
+    private var failure: Error?
+    private let producerDone = DispatchSemaphore(value: 0)
+
+    /// Producer: queues a full batch, returns an empty one (waits while the consumer is behind).
+    func handOver(_ batch: TraceBatch) throws -> TraceBatch {
+        lock.lock()
+        defer { lock.unlock() }
+        full.append(batch)
+        lock.broadcast()
+        while free.isEmpty && !cancelled { lock.wait() }
+        if cancelled { throw CancellationError() }
+        return free.removeLast()
+    }
+
+    /// Producer: no more batches.
+    func finish(error: Error?) {
+        lock.lock()
+        done = true
+        failure = error
+        lock.broadcast()
+        lock.unlock()
+        producerDone.signal()
+    }
+
+    /// Consumer: the next full batch, nil at the end; rethrows the producer's error.
+    func next() throws -> TraceBatch? {
+        lock.lock()
+        defer { lock.unlock() }
+        while full.isEmpty && !done { lock.wait() }
+        if !full.isEmpty { return full.removeFirst() }
+        if let failure, !(failure is CancellationError) { throw failure }
+        return nil
+    }
+
+    /// Consumer: a batch it is done with.
+    func recycle(_ batch: TraceBatch) {
+        batch.reset()
+        lock.lock()
+        free.append(batch)
+        lock.broadcast()
+        lock.unlock()
+    }
+
+    /// Consumer: stop the producer (the consumer failed).
+    func cancel() {
+        lock.lock()
+        cancelled = true
+        lock.broadcast()
+        lock.unlock()
+    }
+
+    func waitForProducer() { producerDone.wait() }
+}
+
+/// Reads the schema's field encodings (uv, sv, str) from a byte range. Running past the end sets
+/// `cut` (the record continues in the next window); an over-long varint sets `overlong`.
+private struct Cursor {
+    var p: UnsafePointer<UInt8>
+    let end: UnsafePointer<UInt8>
+    var cut = false
+    var overlong = false
+
+    @inline(__always) mutating func uv() -> UInt64 {
+        if p < end, p.pointee < 0x80 {
+            let v = UInt64(p.pointee)
+            p += 1
+            return v
+        }
+        return uvSlow()
+    }
+
+    mutating func uvSlow() -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while p < end {
+            let byte = p.pointee
+            p += 1
+            result |= UInt64(byte & 0x7f) << shift
+            if byte < 0x80 { return result }
+            shift += 7
+            if shift > 63 {
+                overlong = true
+                return 0
+            }
+        }
+        cut = true
+        return 0
+    }
+
+    @inline(__always) mutating func sv() -> Int64 {
+        let v = uv()
+        return Int64(bitPattern: (v >> 1) ^ (0 &- (v & 1)))
+    }
+
+    mutating func bytes() -> UnsafeBufferPointer<UInt8>? {
+        let n = uv()
+        guard !cut, n <= UInt64(end - p) else {
+            cut = true
+            return nil
+        }
+        let result = UnsafeBufferPointer(start: p, count: Int(n))
+        p += Int(n)
+        return result
+    }
+
+    mutating func str() -> String? { bytes().map { String(decoding: $0, as: UTF8.self) } }
+}
+
 private struct RecordDecoder {
     var addresses = AddressDecoder()
     var previousStack: UInt64 = 0
@@ -375,258 +620,197 @@ private struct RecordDecoder {
     var knownStacks: UInt64 = 0
     var event = TraceEvent()
 
-    /// Decodes whole records from `bytes`; returns how many bytes it consumed. A record cut at the
-    /// end is left for the next call (or reported by the caller when the trace ends there).
-    mutating func decode<V: TraceVisitor>(
-        _ bytes: UnsafeRawBufferPointer, reader: TraceReader, visitor: inout V, atEnd: Bool, sawEnd: inout Bool,
+    /// Decodes whole records from `bytes` into `batch` until the batch is full or the bytes end;
+    /// returns how many bytes it consumed. A record cut at the end is left for the next call (or
+    /// reported by the caller when the trace ends there).
+    mutating func decode(
+        _ bytes: UnsafeRawBufferPointer, reader: TraceReader, batch: TraceBatch, atEnd: Bool, sawEnd: inout Bool,
         streamOffset: UInt64
     ) throws -> Int {
-        guard var p = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return 0 }
-        let base = p
-        let end = p + bytes.count
-        var cut = false
-        var overlong = false
-
-        @inline(__always) func uv() -> UInt64 {
-            var result: UInt64 = 0
-            var shift: UInt64 = 0
-            while p < end {
-                let byte = p.pointee
-                p += 1
-                result |= UInt64(byte & 0x7f) << shift
-                if byte < 0x80 { return result }
-                shift += 7
-                if shift > 63 {
-                    overlong = true
-                    return 0
-                }
-            }
-            cut = true
-            return 0
-        }
-        @inline(__always) func sv() -> Int64 {
-            let v = uv()
-            return Int64(bitPattern: (v >> 1) ^ (0 &- (v & 1)))
-        }
-        @inline(__always) func adr(_ coder: inout AddressDecoder, released: Bool) -> UInt64 {
-            coder.decode(uv(), released: released, bad: &overlong)
-        }
-        @inline(__always) func stk(_ previous: inout UInt64) -> UInt64 {
-            previous = previous &+ UInt64(bitPattern: sv())
-            return previous
-        }
-        func str() -> String? {
-            let n = uv()
-            guard !cut, n <= UInt64(end - p) else {
-                cut = true
-                return nil
-            }
-            let s = String(decoding: UnsafeBufferPointer(start: p, count: Int(n)), as: UTF8.self)
-            p += Int(n)
-            return s
-        }
+        guard let start = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return 0 }
+        var c = Cursor(p: start, end: start + bytes.count)
         func corrupt(_ at: UnsafePointer<UInt8>, _ message: String) -> TraceFormatError {
-            TraceFormatError(path: reader.path, offset: streamOffset + UInt64(at - base), inRecordStream: true, message: message)
+            TraceFormatError(path: reader.path, offset: streamOffset + UInt64(at - start), inRecordStream: true, message: message)
         }
-
-        var committed = p
-        while p < end {
-            let recordStart = p
-            let tag = p.pointee
-            p += 1
-            var coder = addresses
+        var committed = c.p
+        var coder = addresses
+        var event = self.event
+        defer {
+            addresses = coder
+            self.event = event
+        }
+        while c.p < c.end && !batch.isFull {
+            let recordStart = c.p
+            let tag = c.p.pointee
+            c.p += 1
             var stackID = previousStack
-            switch Int32(tag) {
-            case MA_REC_MALLOC, MA_REC_CALLOC, MA_REC_VALLOC, MA_REC_PVALLOC:
-                event.size = uv()
-                event.alignment = 0
-                let stack = stk(&stackID)
-                event.address = Address(adr(&coder, released: false))
-                if cut { break }
-                if stack > knownStacks { throw corrupt(recordStart, "stack id \(stack) used before it was defined") }
-                event.stack = StackID(UInt32(truncatingIfNeeded: stack))
-                event.function = AllocationFunction(rawValue: tag)!
-            case MA_REC_POSIX_MEMALIGN, MA_REC_ALIGNED_ALLOC, MA_REC_MEMALIGN:
-                event.size = uv()
-                event.alignment = uv()
-                let stack = stk(&stackID)
-                event.address = Address(adr(&coder, released: false))
-                if cut { break }
-                if stack > knownStacks { throw corrupt(recordStart, "stack id \(stack) used before it was defined") }
-                event.stack = StackID(UInt32(truncatingIfNeeded: stack))
-                event.function = AllocationFunction(rawValue: tag)!
-            case MA_REC_FREE:
-                event.address = Address(adr(&coder, released: true))
-                event.function = .free
-                event.stack = .none
-                event.size = 0
-            case MA_REC_REALLOC, MA_REC_REALLOCARRAY:
-                event.oldAddress = Address(adr(&coder, released: true))
-                event.size = uv()
-                let stack = stk(&stackID)
-                event.address = Address(adr(&coder, released: false))
-                if cut { break }
-                if stack > knownStacks { throw corrupt(recordStart, "stack id \(stack) used before it was defined") }
-                event.stack = StackID(UInt32(truncatingIfNeeded: stack))
-                event.alignment = 0
-                event.function = AllocationFunction(rawValue: tag)!
-            case MA_REC_MMAP:
-                event.size = uv()
-                event.protection = UInt32(truncatingIfNeeded: uv())
-                event.flags = UInt32(truncatingIfNeeded: uv())
-                let stack = stk(&stackID)
-                event.address = Address(adr(&coder, released: false))
-                if cut { break }
-                if stack > knownStacks { throw corrupt(recordStart, "stack id \(stack) used before it was defined") }
-                event.stack = StackID(UInt32(truncatingIfNeeded: stack))
-                event.function = .mmap
-            case MA_REC_MUNMAP:
-                event.address = Address(adr(&coder, released: true))
-                event.size = uv()
-                event.stack = .none
-                event.function = .munmap
-            case MA_REC_MREMAP:
-                event.oldAddress = Address(adr(&coder, released: true))
-                event.oldSize = uv()
-                event.size = uv()
-                let stack = stk(&stackID)
-                event.address = Address(adr(&coder, released: false))
-                if cut { break }
-                if stack > knownStacks { throw corrupt(recordStart, "stack id \(stack) used before it was defined") }
-                event.stack = StackID(UInt32(truncatingIfNeeded: stack))
-                event.function = .mremap
-            case MA_REC_STACK:
-                let count = uv()
-                if cut { break }
-                guard count <= 4096 else { throw corrupt(recordStart, "a stack of \(count) frames (at most 4096 expected)") }
-                var frames = [UInt64]()
-                frames.reserveCapacity(Int(count))
-                var ip: UInt64 = 0
-                for _ in 0..<count {
-                    ip = ip &+ UInt64(bitPattern: sv())
-                    frames.append(ip)
-                }
-                if cut { break }
-                reader.stacksAppend(frames)
-                knownStacks += 1
-                if overlong { throw corrupt(recordStart, "a varint longer than 10 bytes") }
-                committed = p
-                continue
-            case MA_REC_THREAD:
-                let tid = uv()
-                if cut { break }
-                thread = ThreadID(UInt32(truncatingIfNeeded: tid))
-                if overlong { throw corrupt(recordStart, "a varint longer than 10 bytes") }
-                committed = p
-                continue
-            case MA_REC_THREAD_NAME:
-                let tid = uv()
-                guard let name = str() else { break }
-                reader.setThreadName(ThreadID(UInt32(truncatingIfNeeded: tid)), name)
-                if overlong { throw corrupt(recordStart, "a varint longer than 10 bytes") }
-                committed = p
-                continue
-            case MA_REC_TICK:
-                let t = uv()
-                let rss = uv()
-                if cut { break }
-                timeNs = t
-                let pageSize = reader.process?.pageSize ?? 4096
-                visitor.visitTick(timeNs: t, residentBytes: rss &* pageSize)
-                if overlong { throw corrupt(recordStart, "a varint longer than 10 bytes") }
-                committed = p
-                continue
-            case MA_REC_PROCESS:
-                let pid = uv(), ppid = uv(), unix = uv()
-                _ = uv()  // monotonic start: times in the trace are relative to it already
-                let page = uv(), unwinder = uv(), depth = uv(), interval = uv()
-                guard let exe = str(), let cmdline = str() else { break }
-                reader.setProcess(ProcessRecord(
-                    pid: UInt32(truncatingIfNeeded: pid), parentPID: UInt32(truncatingIfNeeded: ppid), startUnixNs: unix,
-                    pageSize: page == 0 ? 4096 : page, unwinder: Unwinder(rawValue: UInt8(truncatingIfNeeded: unwinder)) ?? .none,
-                    maxDepth: UInt32(truncatingIfNeeded: depth), sampleIntervalNs: interval, executable: exe,
-                    arguments: cmdline.split(separator: "\0", omittingEmptySubsequences: false).map(String.init)))
-                if overlong { throw corrupt(recordStart, "a varint longer than 10 bytes") }
-                committed = p
-                continue
-            case MA_REC_MODULES:
-                let count = uv()
-                if cut { break }
-                guard count <= 1 << 20 else { throw corrupt(recordStart, "a module map of \(count) modules") }
-                var modules: [Module] = []
-                for _ in 0..<count {
-                    let bias = uv()
-                    guard let path = str() else { break }
-                    let idLength = uv()
-                    guard !cut, idLength <= UInt64(end - p) else {
-                        cut = true
-                        break
-                    }
-                    let buildID = Array(UnsafeBufferPointer(start: p, count: Int(idLength)))
-                    p += Int(idLength)
-                    let segmentCount = uv()
-                    guard !cut, segmentCount <= 4096 else {
-                        if !cut { throw corrupt(recordStart, "a module with \(segmentCount) segments") }
-                        break
-                    }
-                    var segments: [Module.Segment] = []
-                    for _ in 0..<segmentCount {
-                        let vaddr = uv(), size = uv(), flags = uv()
-                        segments.append(Module.Segment(fileAddress: vaddr, size: size, flags: UInt8(truncatingIfNeeded: flags)))
-                    }
-                    modules.append(Module(path: path, loadBias: bias, buildID: buildID, segments: segments))
-                }
-                if cut { break }
-                reader.addModuleMap(modules)
-                if overlong { throw corrupt(recordStart, "a varint longer than 10 bytes") }
-                committed = p
-                continue
-            case MA_REC_EXEC:
-                guard let path = str() else { break }
-                reader.setEnd(.exec, exec: path)
-                sawEnd = true
-                if overlong { throw corrupt(recordStart, "a varint longer than 10 bytes") }
-                committed = p
-                continue
-            case MA_REC_EXIT:
-                let t = uv()
-                let how = uv()
-                if cut { break }
-                timeNs = max(timeNs, t)
-                switch Int32(truncatingIfNeeded: how) {
-                case MA_EXIT_UNDERSCORE: reader.setEnd(.underscoreExit)
-                case MA_EXIT_ABORT: reader.setEnd(.abort)
-                default: reader.setEnd(.exit)
-                }
-                sawEnd = true
-                if overlong { throw corrupt(recordStart, "a varint longer than 10 bytes") }
-                committed = p
-                continue
-            default:
-                throw corrupt(recordStart, "unknown record tag 0x\(String(tag, radix: 16)) (expected one of the MA_REC_* tags)")
+            var isEvent = true
+            if c.end - c.p >= 64 {
+                // Fast path: an event record is at most 51 bytes, so it cannot be cut here and
+                // the address lists are decoded in place.
+                isEvent = Self.decodeEvent(tag, &c, &event, &coder, &stackID)
+            } else {
+                var copy = coder
+                isEvent = Self.decodeEvent(tag, &c, &event, &copy, &stackID)
+                if isEvent && !c.cut { coder = copy }
             }
-            if overlong { throw corrupt(recordStart, "a varint longer than 10 bytes in a record with tag 0x\(String(tag, radix: 16))") }
-            if cut {
-                p = recordStart
+            if !isEvent {
+                try decodeMetadata(tag, &c, recordStart: recordStart, reader: reader, batch: batch, sawEnd: &sawEnd, corrupt: corrupt)
+            }
+            if c.overlong { throw corrupt(recordStart, "a malformed field (varint longer than 10 bytes, or an address list index out of range) in a record with tag 0x\(String(tag, radix: 16))") }
+            if c.cut {
+                c.p = recordStart
                 break
             }
-            // An allocator event.
-            addresses = coder
-            previousStack = stackID
-            event.thread = thread
-            event.timeNs = timeNs
-            events &+= 1
-            visitor.visit(event)
-            committed = p
+            if isEvent {
+                switch Int32(tag) {
+                case MA_REC_FREE, MA_REC_MUNMAP: event.stack = .none
+                default:
+                    if stackID > knownStacks { throw corrupt(recordStart, "stack id \(stackID) used before it was defined") }
+                    event.stack = StackID(UInt32(truncatingIfNeeded: stackID))
+                    previousStack = stackID
+                }
+                event.function = AllocationFunction(rawValue: tag)!
+                event.thread = thread
+                event.timeNs = timeNs
+                events &+= 1
+                batch.append(event)
+            }
+            committed = c.p
         }
-        if cut && atEnd {
-            // The caller reports the leftover bytes as a cut record.
-            return committed - base
-        }
-        if cut, end - committed >= ByteSource.maxRecordBytes {
+        if c.cut, !atEnd, c.end - committed >= ByteSource.maxRecordBytes {
             throw corrupt(committed, "a record that never ends: the trace is corrupt")
         }
-        return committed - base
+        return committed - start
+    }
+
+    /// Decodes the fields of an allocator event record into `event`; false for other records.
+    @inline(__always)
+    private static func decodeEvent(
+        _ tag: UInt8, _ c: inout Cursor, _ event: inout TraceEvent, _ coder: inout AddressDecoder, _ stackID: inout UInt64
+    ) -> Bool {
+        switch Int32(tag) {
+        case MA_REC_MALLOC, MA_REC_CALLOC, MA_REC_VALLOC, MA_REC_PVALLOC:
+            event.size = c.uv()
+            event.alignment = 0
+            stackID = stackID &+ UInt64(bitPattern: c.sv())
+            event.address = Address(coder.decode(c.uv(), released: false, bad: &c.overlong))
+        case MA_REC_POSIX_MEMALIGN, MA_REC_ALIGNED_ALLOC, MA_REC_MEMALIGN:
+            event.size = c.uv()
+            event.alignment = c.uv()
+            stackID = stackID &+ UInt64(bitPattern: c.sv())
+            event.address = Address(coder.decode(c.uv(), released: false, bad: &c.overlong))
+        case MA_REC_FREE:
+            event.address = Address(coder.decode(c.uv(), released: true, bad: &c.overlong))
+            event.size = 0
+        case MA_REC_REALLOC, MA_REC_REALLOCARRAY:
+            event.oldAddress = Address(coder.decode(c.uv(), released: true, bad: &c.overlong))
+            event.size = c.uv()
+            stackID = stackID &+ UInt64(bitPattern: c.sv())
+            event.address = Address(coder.decode(c.uv(), released: false, bad: &c.overlong))
+            event.alignment = 0
+        case MA_REC_MMAP:
+            event.size = c.uv()
+            event.protection = UInt32(truncatingIfNeeded: c.uv())
+            event.flags = UInt32(truncatingIfNeeded: c.uv())
+            stackID = stackID &+ UInt64(bitPattern: c.sv())
+            event.address = Address(coder.decode(c.uv(), released: false, bad: &c.overlong))
+        case MA_REC_MUNMAP:
+            event.address = Address(coder.decode(c.uv(), released: true, bad: &c.overlong))
+            event.size = c.uv()
+        case MA_REC_MREMAP:
+            event.oldAddress = Address(coder.decode(c.uv(), released: true, bad: &c.overlong))
+            event.oldSize = c.uv()
+            event.size = c.uv()
+            stackID = stackID &+ UInt64(bitPattern: c.sv())
+            event.address = Address(coder.decode(c.uv(), released: false, bad: &c.overlong))
+        default:
+            return false
+        }
+        return true
+    }
+
+    /// The records that are not allocator events: stacks, threads, ticks, modules, process, end.
+    private mutating func decodeMetadata(
+        _ tag: UInt8, _ c: inout Cursor, recordStart: UnsafePointer<UInt8>, reader: TraceReader, batch: TraceBatch,
+        sawEnd: inout Bool, corrupt: (UnsafePointer<UInt8>, String) -> TraceFormatError
+    ) throws {
+        switch Int32(tag) {
+        case MA_REC_STACK:
+            let count = c.uv()
+            if c.cut { return }
+            guard count <= 4096 else { throw corrupt(recordStart, "a stack of \(count) frames (at most 4096 expected)") }
+            var frames = [UInt64]()
+            frames.reserveCapacity(Int(count))
+            var ip: UInt64 = 0
+            for _ in 0..<count {
+                ip = ip &+ UInt64(bitPattern: c.sv())
+                frames.append(ip)
+            }
+            if c.cut || c.overlong { return }
+            reader.stacksAppend(frames)
+            knownStacks += 1
+        case MA_REC_THREAD:
+            let tid = c.uv()
+            if !c.cut { thread = ThreadID(UInt32(truncatingIfNeeded: tid)) }
+        case MA_REC_THREAD_NAME:
+            let tid = c.uv()
+            guard let name = c.str() else { return }
+            reader.setThreadName(ThreadID(UInt32(truncatingIfNeeded: tid)), name)
+        case MA_REC_TICK:
+            let t = c.uv()
+            let rss = c.uv()
+            if c.cut { return }
+            timeNs = t
+            batch.appendTick(timeNs: t, residentBytes: rss &* (reader.process?.pageSize ?? 4096))
+        case MA_REC_PROCESS:
+            let pid = c.uv(), ppid = c.uv(), unix = c.uv()
+            _ = c.uv()  // monotonic start: times in the trace are relative to it already
+            let page = c.uv(), unwinder = c.uv(), depth = c.uv(), interval = c.uv()
+            guard let exe = c.str(), let cmdline = c.str() else { return }
+            reader.setProcess(ProcessRecord(
+                pid: UInt32(truncatingIfNeeded: pid), parentPID: UInt32(truncatingIfNeeded: ppid), startUnixNs: unix,
+                pageSize: page == 0 ? 4096 : page, unwinder: Unwinder(rawValue: UInt8(truncatingIfNeeded: unwinder)) ?? .none,
+                maxDepth: UInt32(truncatingIfNeeded: depth), sampleIntervalNs: interval, executable: exe,
+                arguments: cmdline.split(separator: "\0", omittingEmptySubsequences: false).map(String.init)))
+        case MA_REC_MODULES:
+            let count = c.uv()
+            if c.cut { return }
+            guard count <= 1 << 20 else { throw corrupt(recordStart, "a module map of \(count) modules") }
+            var modules: [Module] = []
+            for _ in 0..<count {
+                let bias = c.uv()
+                guard let path = c.str(), let buildID = c.bytes() else { return }
+                let segmentCount = c.uv()
+                if c.cut { return }
+                guard segmentCount <= 4096 else { throw corrupt(recordStart, "a module with \(segmentCount) segments") }
+                var segments: [Module.Segment] = []
+                for _ in 0..<segmentCount {
+                    let vaddr = c.uv(), size = c.uv(), flags = c.uv()
+                    segments.append(Module.Segment(fileAddress: vaddr, size: size, flags: UInt8(truncatingIfNeeded: flags)))
+                }
+                modules.append(Module(path: path, loadBias: bias, buildID: Array(buildID), segments: segments))
+            }
+            if c.cut || c.overlong { return }
+            reader.addModuleMap(modules)
+        case MA_REC_EXEC:
+            guard let path = c.str() else { return }
+            reader.setEnd(.exec, exec: path)
+            sawEnd = true
+        case MA_REC_EXIT:
+            let t = c.uv()
+            let how = c.uv()
+            if c.cut { return }
+            timeNs = max(timeNs, t)
+            switch Int32(truncatingIfNeeded: how) {
+            case MA_EXIT_UNDERSCORE: reader.setEnd(.underscoreExit)
+            case MA_EXIT_ABORT: reader.setEnd(.abort)
+            default: reader.setEnd(.exit)
+            }
+            sawEnd = true
+        default:
+            throw corrupt(recordStart, "unknown record tag 0x\(String(tag, radix: 16)) (expected one of the MA_REC_* tags)")
+        }
     }
 }
 
