@@ -26,7 +26,9 @@ let package = Package(
         .target(name: "CMemAtlasShims"),
         .target(name: "VirtualMemory", dependencies: ["CMemAtlasShims", "TraceModel", "TraceIO"]),
         .target(name: "MemorySimulators"),
-        .target(name: "Render", dependencies: ["TraceModel", "Analysis", "AllocatorLab", "VirtualMemory", "MemorySimulators"]),
+        // zlib (system library) for gzip-compressed pprof exports.
+        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        .target(name: "Render", dependencies: ["TraceModel", "Analysis", "AllocatorLab", "VirtualMemory", "MemorySimulators", "CZlib"]),
         .target(name: "Recording", dependencies: ["TraceModel", "TraceIO"]),
         .executableTarget(
             name: "mematlas",
@@ -37,13 +39,14 @@ let package = Package(
             ]
         ),
         .target(name: "TestSupport", dependencies: ["TraceModel", "TraceIO", "Analysis", "Recording"], path: "Tests/TestSupport"),
-        .testTarget(name: "TraceIOTests", dependencies: ["TraceIO", "TestSupport"]),
+        .testTarget(name: "TraceIOTests", dependencies: ["TraceIO", "Analysis", "Recording", "TestSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "TestSupport"]),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "Analysis", "TestSupport"]),
         .testTarget(name: "VirtualMemoryTests", dependencies: ["VirtualMemory", "TestSupport"]),
         .testTarget(name: "MemorySimulatorsTests", dependencies: ["MemorySimulators", "Render", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["mematlas", "TestSupport"]),
         .testTarget(name: "AllocatorLabTests", dependencies: ["AllocatorLab", "Render", "TestSupport"]),
+        .testTarget(name: "FlameGraphTests", dependencies: ["Analysis", "Render", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,0 +1,152 @@
+import Analysis
+import Foundation
+import Recording
+import TestSupport
+import Testing
+import TraceIO
+import TraceModel
+
+/// The reader never trusts its input: truncated traces report what they hold, corrupt or foreign
+/// files get a one-line error naming the file and the offset.
+@Suite struct TraceReaderTests {
+    /// A real trace of the exact-count example, recorded once per test process.
+    static let sampleTrace: String = {
+        let program = try! ExamplePrograms.build("c/exact_counts.c")
+        let (result, _) = try! Tracing.recordAndSummarize(program)
+        return result.mainTrace
+    }()
+
+    func summarize(_ path: String) throws -> HeapProfile {
+        let reader = try TraceReader(path: path)
+        var analysis = HeapAnalysis()
+        try reader.read(into: &analysis)
+        return analysis.finish()
+    }
+
+    func write(_ bytes: [UInt8]) -> String {
+        let path = Tracing.scratchDirectory() + "/t"
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        return path
+    }
+
+    @Test func foreignFileIsRefusedWithOneLine() throws {
+        let path = write(Array("hello, this is not a trace at all".utf8))
+        let error = try #require(throws: TraceFormatError.self) { try TraceReader(path: path) }
+        #expect(error.description == "\(path): offset 0: not a MemAtlas trace (expected the magic \"MEMATLAS\")")
+        #expect(!error.description.contains("\n"))
+    }
+
+    @Test func otherVersionIsRefused() throws {
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: Self.sampleTrace)))
+        bytes[8] = 99
+        let error = try #require(throws: TraceFormatError.self) { try TraceReader(path: write(bytes)) }
+        #expect(error.description.contains("offset 8: format version 99"))
+    }
+
+    @Test func truncatedTraceReportsWhatItHolds() throws {
+        let whole = Array(try Data(contentsOf: URL(fileURLWithPath: Self.sampleTrace)))
+        let full = try summarize(Self.sampleTrace)
+        var previousEvents: UInt64 = 0
+        // Cut at many points: each read succeeds, says "truncated", and holds a prefix of the events.
+        for cut in stride(from: 32, to: whole.count, by: max(1, whole.count / 40)) {
+            let reader = try TraceReader(path: write(Array(whole[..<cut])))
+            var analysis = HeapAnalysis()
+            try reader.read(into: &analysis)
+            let profile = analysis.finish()
+            #expect(reader.completeness != .complete, "cut at \(cut)")
+            #expect(profile.events <= full.events)
+            #expect(profile.events >= previousEvents)
+            previousEvents = profile.events
+        }
+        let reader = try TraceReader(path: Self.sampleTrace)
+        var analysis = HeapAnalysis()
+        try reader.read(into: &analysis)
+        #expect(reader.completeness == .complete)
+    }
+
+    @Test func uncompressedCorruptionNamesTheOffset() throws {
+        // A trace written without compression, with a byte in its record stream changed to an
+        // unknown tag: the error names the file and the stream offset, in one line.
+        let program = try ExamplePrograms.build("c/exact_counts.c")
+        var options = RecordOptions()
+        options.output = Tracing.scratchDirectory() + "/raw"
+        options.compress = false
+        let result = try Recorder.run(program: program, arguments: [], options: options)
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: result.mainTrace)))
+        bytes[32] = 0xEE  // the first record's tag
+        let path = write(bytes)
+        let error = try #require(throws: TraceFormatError.self) { _ = try summarize(path) }
+        #expect(error.description == "\(path): record stream byte 0: unknown record tag 0xee (expected one of the MA_REC_* tags)")
+    }
+
+    @Test func mutatedTracesNeverCrash() throws {
+        // A seeded mutation run over the real trace: flipped bytes, cut tails, inserted garbage.
+        // Every read ends with events visited and a clean error or a truncated/complete status.
+        let whole = Array(try Data(contentsOf: URL(fileURLWithPath: Self.sampleTrace)))
+        var rng = SplitMix64(seed: 42)
+        var errors = 0
+        for _ in 0..<300 {
+            var bytes = whole
+            for _ in 0..<(1 + Int(rng.next() % 4)) {
+                let at = 32 + Int(rng.next() % UInt64(bytes.count - 32))
+                switch rng.next() % 3 {
+                case 0: bytes[at] ^= UInt8(truncatingIfNeeded: rng.next() | 1)
+                case 1: bytes.removeSubrange(at...)
+                default: bytes.insert(contentsOf: (0..<8).map { _ in UInt8(truncatingIfNeeded: rng.next()) }, at: at)
+                }
+                if bytes.count <= 33 { break }
+            }
+            do { _ = try summarize(write(bytes)) } catch let error as TraceFormatError {
+                errors += 1
+                #expect(!error.description.contains("\n"))
+            }
+        }
+        #expect(errors >= 0)
+    }
+
+    @Test func killedProcessLeavesAReadableTrace() throws {
+        let program = try ExamplePrograms.build("c/killed.c")
+        let dir = Tracing.scratchDirectory()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Tracing.mematlasBinary)
+        process.arguments = ["record", "-o", dir + "/t", "--", program]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        // Wait for "allocated", then one more sample interval, then SIGKILL the program.
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("allocated") {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+        }
+        usleep(100_000)
+        // Only the program itself (not mematlas, whose command line names it too).
+        let pids = try TestProcess.run("pgrep", ["-f", program]).stdout.split(separator: "\n").compactMap { Int32($0) }
+        for pid in pids where (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) == program {
+            kill(pid, SIGKILL)
+        }
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 128 + SIGKILL)
+        let reader = try TraceReader(path: dir + "/t")
+        var analysis = HeapAnalysis()
+        try reader.read(into: &analysis)
+        let profile = analysis.finish()
+        #expect(reader.completeness != .complete)
+        #expect(profile.calls[.malloc] ?? 0 >= 1000)
+        #expect(profile.leakedBlocks >= 1000)
+    }
+}
+
+/// A seeded random generator for repeatable mutation tests.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
