@@ -12,7 +12,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -38,7 +40,28 @@ static struct {
 } g_config;
 
 /* ---- Stream state, guarded by g_lock ---- */
-static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The writer lock: a futex lock inlined into the hot path (0 free, 1 held, 2 held with waiters),
+ * cheaper than a pthread mutex call on every event. */
+static int g_lock;
+
+static void writer_lock_slow(void) {
+    int state = __atomic_exchange_n(&g_lock, 2, __ATOMIC_ACQUIRE);
+    while (state != 0) {
+        syscall(SYS_futex, &g_lock, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+        state = __atomic_exchange_n(&g_lock, 2, __ATOMIC_ACQUIRE);
+    }
+}
+
+static inline void writer_lock(void) {
+    int expected = 0;
+    if (MA_LIKELY(__atomic_compare_exchange_n(&g_lock, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))) return;
+    writer_lock_slow();
+}
+
+static inline void writer_unlock(void) {
+    if (MA_UNLIKELY(__atomic_exchange_n(&g_lock, 0, __ATOMIC_RELEASE) == 2))
+        syscall(SYS_futex, &g_lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
 static struct ma_address_coder g_addresses;
 static uint32_t g_previous_stack;
 static pid_t g_last_tid;
@@ -94,6 +117,14 @@ static struct {
     uint8_t *out;
     size_t out_size;
 } g_zstd;
+
+/* Each thread's last stack and its id: a loop that allocates from one place skips the table. The
+ * generation changes when the table is reset (a forked child's new trace). */
+static uint32_t g_stack_generation = 1;
+static MA_TLS uint32_t t_last_generation;
+static MA_TLS uint32_t t_last_stack;
+static MA_TLS int t_last_depth;
+static MA_TLS uintptr_t t_last_frames[MA_MAX_FRAMES];
 
 /* Each thread's kernel id and name, read once. */
 static MA_TLS pid_t t_tid;
@@ -368,6 +399,9 @@ static inline uint8_t *put_stack_id(uint8_t *p, uint32_t stack) {
 
 /* Interns the stack and writes its record when new (g_lock held). */
 static inline uint32_t put_stack(const uintptr_t *frames, int depth) {
+    if (depth == t_last_depth && t_last_generation == g_stack_generation &&
+        memcmp(frames, t_last_frames, (size_t)depth * sizeof *frames) == 0)
+        return t_last_stack;
     int is_new;
     uint32_t id = ma_intern_stack(frames, depth, &is_new);
     if (MA_UNLIKELY(is_new)) {
@@ -382,6 +416,12 @@ static inline uint32_t put_stack(const uintptr_t *frames, int depth) {
         }
         commit(p);
     }
+    if (id) {
+        t_last_depth = depth;
+        t_last_generation = g_stack_generation;
+        t_last_stack = id;
+        memcpy(t_last_frames, frames, (size_t)depth * sizeof *frames);
+    }
     return id;
 }
 
@@ -390,7 +430,7 @@ static void emit_modules(void) {
     g_modules_stale = 0;
     const uint8_t *record;
     size_t length = ma_modules_snapshot(&record);
-    pthread_mutex_lock(&g_lock);
+    writer_lock();
     if (length) {
         /* A module list may exceed one buffer: write it straight through the buffer chain. */
         while (length) {
@@ -402,7 +442,7 @@ static void emit_modules(void) {
             length -= chunk;
         }
     }
-    pthread_mutex_unlock(&g_lock);
+    writer_unlock();
     pthread_mutex_unlock(&g_modules_lock);
 }
 
@@ -420,7 +460,7 @@ static void emit_process(void) {
     if (cmdline_length < 0) cmdline_length = 0;
     while (cmdline_length > 0 && cmdline[cmdline_length - 1] == 0) cmdline_length--;
 
-    pthread_mutex_lock(&g_lock);
+    writer_lock();
     uint8_t *p = reserve(128 + (size_t)exe_length + (size_t)cmdline_length);
     *p++ = MA_REC_PROCESS;
     p = ma_put_uv(p, (uint64_t)getpid());
@@ -434,7 +474,7 @@ static void emit_process(void) {
     p = ma_put_str(p, exe, (size_t)exe_length);
     p = ma_put_str(p, cmdline ? cmdline : "", (size_t)cmdline_length);
     commit(p);
-    pthread_mutex_unlock(&g_lock);
+    writer_unlock();
     ma_sys_release(cmdline, cmdline_capacity);
 }
 
@@ -456,14 +496,14 @@ static uint64_t read_rss_pages(void) {
 static void emit_tick(int may_wait) {
     uint64_t rss = read_rss_pages();
     uint64_t now = ma_monotonic_ns();
-    pthread_mutex_lock(&g_lock);
+    writer_lock();
     uint8_t *p = reserve(32);
     *p++ = MA_REC_TICK;
     p = ma_put_uv(p, now - g_start_ns);
     p = ma_put_uv(p, rss);
     commit(p);
     submit_current(may_wait);
-    pthread_mutex_unlock(&g_lock);
+    writer_unlock();
 }
 
 /* ---- The flusher thread ---- */
@@ -547,7 +587,7 @@ static void start_recorder(void);
 static void fork_prepare(void) {
     if (g_state != MA_STATE_ON) return;
     pthread_mutex_lock(&g_modules_lock);
-    pthread_mutex_lock(&g_lock);
+    writer_lock();
     pthread_mutex_lock(&g_flush_lock);
     pthread_mutex_lock(&g_zstd_lock);
 }
@@ -556,7 +596,7 @@ static void fork_parent(void) {
     if (g_state != MA_STATE_ON) return;
     pthread_mutex_unlock(&g_zstd_lock);
     pthread_mutex_unlock(&g_flush_lock);
-    pthread_mutex_unlock(&g_lock);
+    writer_unlock();
     pthread_mutex_unlock(&g_modules_lock);
 }
 
@@ -566,7 +606,7 @@ static void fork_child(void) {
      * its own at its first event (a child that only calls exec writes none). */
     pthread_mutex_unlock(&g_zstd_lock);
     pthread_mutex_unlock(&g_flush_lock);
-    pthread_mutex_unlock(&g_lock);
+    g_lock = 0;
     pthread_mutex_unlock(&g_modules_lock);
     if (g_fd >= 0) close(g_fd);
     g_fd = -1;
@@ -591,6 +631,7 @@ static int start_trace(void) {
     g_previous_stack = 0;
     g_last_tid = 0;
     ma_stacks_reset();
+    g_stack_generation++;
     g_fd = open_trace_file();
     if (g_fd < 0) return -1;
     int flags = 0;
@@ -665,7 +706,7 @@ void ma_record_alloc(int tag, size_t size, size_t alignment, void *result) {
     uintptr_t frames[MA_MAX_FRAMES];
     int depth = ma_capture_stack(frames);
     pid_t tid = current_tid();
-    pthread_mutex_lock(&g_lock);
+    writer_lock();
     uint32_t stack = put_stack(frames, depth);
     uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
     p = put_thread(p, tid);
@@ -676,7 +717,7 @@ void ma_record_alloc(int tag, size_t size, size_t alignment, void *result) {
     p = put_stack_id(p, stack);
     p = ma_put_adr(p, &g_addresses, (uintptr_t)result, 0);
     commit(p);
-    pthread_mutex_unlock(&g_lock);
+    writer_unlock();
     after_event();
     ma_in_recorder = 0;
 }
@@ -684,13 +725,13 @@ void ma_record_alloc(int tag, size_t size, size_t alignment, void *result) {
 void ma_record_free(void *block) {
     ma_in_recorder = 1;
     pid_t tid = current_tid();
-    pthread_mutex_lock(&g_lock);
+    writer_lock();
     uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
     p = put_thread(p, tid);
     *p++ = MA_REC_FREE;
     p = ma_put_adr(p, &g_addresses, (uintptr_t)block, 1);
     commit(p);
-    pthread_mutex_unlock(&g_lock);
+    writer_unlock();
     ma_in_recorder = 0;
 }
 
@@ -701,7 +742,7 @@ void *ma_record_realloc(int tag, void *old, size_t nmemb, size_t size) {
     pid_t tid = current_tid();
     size_t total = size;
     if (tag == MA_REC_REALLOCARRAY && __builtin_mul_overflow(nmemb, size, &total)) total = SIZE_MAX;
-    pthread_mutex_lock(&g_lock);
+    writer_lock();
     ma_in_recorder = 0; /* what the real function allocates through nested calls is the program's */
     void *result = tag == MA_REC_REALLOC ? ma_real.realloc(old, size) : ma_real.reallocarray(old, nmemb, size);
     int saved_errno = errno;
@@ -715,7 +756,7 @@ void *ma_record_realloc(int tag, void *old, size_t nmemb, size_t size) {
     p = put_stack_id(p, stack);
     p = ma_put_adr(p, &g_addresses, (uintptr_t)result, 0);
     commit(p);
-    pthread_mutex_unlock(&g_lock);
+    writer_unlock();
     after_event();
     errno = saved_errno;
     ma_in_recorder = 0;
@@ -728,7 +769,7 @@ void ma_record_mmap(size_t length, int prot, int flags, void *result) {
     int depth = ma_capture_stack(frames);
     pid_t tid = current_tid();
     if (result == (void *)-1) result = NULL;
-    pthread_mutex_lock(&g_lock);
+    writer_lock();
     uint32_t stack = put_stack(frames, depth);
     uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
     p = put_thread(p, tid);
@@ -739,7 +780,7 @@ void ma_record_mmap(size_t length, int prot, int flags, void *result) {
     p = put_stack_id(p, stack);
     p = ma_put_adr(p, &g_addresses, (uintptr_t)result, 0);
     commit(p);
-    pthread_mutex_unlock(&g_lock);
+    writer_unlock();
     after_event();
     ma_in_recorder = 0;
 }
@@ -747,14 +788,14 @@ void ma_record_mmap(size_t length, int prot, int flags, void *result) {
 void ma_record_munmap(void *start, size_t length) {
     ma_in_recorder = 1;
     pid_t tid = current_tid();
-    pthread_mutex_lock(&g_lock);
+    writer_lock();
     uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
     p = put_thread(p, tid);
     *p++ = MA_REC_MUNMAP;
     p = ma_put_adr(p, &g_addresses, (uintptr_t)start, 1);
     p = ma_put_uv(p, length);
     commit(p);
-    pthread_mutex_unlock(&g_lock);
+    writer_unlock();
     ma_in_recorder = 0;
 }
 
@@ -763,7 +804,7 @@ void *ma_record_mremap(void *old, size_t old_length, size_t new_length, int flag
     uintptr_t frames[MA_MAX_FRAMES];
     int depth = ma_capture_stack(frames);
     pid_t tid = current_tid();
-    pthread_mutex_lock(&g_lock);
+    writer_lock();
     ma_in_recorder = 0;
     void *result = ma_real.mremap(old, old_length, new_length, flags, new_address);
     int saved_errno = errno;
@@ -778,7 +819,7 @@ void *ma_record_mremap(void *old, size_t old_length, size_t new_length, int flag
     p = put_stack_id(p, stack);
     p = ma_put_adr(p, &g_addresses, result == (void *)-1 ? 0 : (uintptr_t)result, 0);
     commit(p);
-    pthread_mutex_unlock(&g_lock);
+    writer_unlock();
     after_event();
     errno = saved_errno;
     ma_in_recorder = 0;
@@ -791,40 +832,40 @@ void ma_record_thread_name(const char *name) {
     size_t length = strnlen(name, sizeof t_name - 1);
     memcpy(t_name, name, length);
     t_name[length] = 0;
-    pthread_mutex_lock(&g_lock);
+    writer_lock();
     uint8_t *p = reserve(64);
     *p++ = MA_REC_THREAD_NAME;
     p = ma_put_uv(p, (uint64_t)tid);
     p = ma_put_str(p, t_name, length);
     commit(p);
-    pthread_mutex_unlock(&g_lock);
+    writer_unlock();
     ma_in_recorder = 0;
 }
 
 void ma_record_exit(int how) {
     ma_in_recorder = 1;
     uint64_t now = ma_monotonic_ns();
-    pthread_mutex_lock(&g_lock);
+    writer_lock();
     uint8_t *p = reserve(32);
     *p++ = MA_REC_EXIT;
     p = ma_put_uv(p, now - g_start_ns);
     p = ma_put_uv(p, (uint64_t)how);
     commit(p);
     drain();
-    pthread_mutex_unlock(&g_lock);
+    writer_unlock();
     ma_in_recorder = 0;
 }
 
 void ma_record_exec(const char *path) {
     ma_in_recorder = 1;
-    pthread_mutex_lock(&g_lock);
+    writer_lock();
     size_t length = path ? strnlen(path, 4096) : 0;
     uint8_t *p = reserve(32 + length);
     *p++ = MA_REC_EXEC;
     p = ma_put_str(p, path ? path : "", length);
     commit(p);
     drain();
-    pthread_mutex_unlock(&g_lock);
+    writer_unlock();
     ma_in_recorder = 0;
 }
 
@@ -844,11 +885,11 @@ __attribute__((destructor)) static void ma_destructor(void) {
     ma_in_recorder = 1;
     ma_record_exit(MA_EXIT_NORMAL);
     stop_flusher();
-    pthread_mutex_lock(&g_lock);
+    writer_lock();
     g_sync_writes = 1;
     g_write_through = 1;
     submit_current(1);
-    pthread_mutex_unlock(&g_lock);
+    writer_unlock();
     ma_in_recorder = 0;
     ma_hook_busy--;
 }

@@ -141,6 +141,20 @@ import Testing
         #expect((parent["calls"] as? [String: Int])?["malloc"] == 111)  // 100 + 10 + stdout's buffer
     }
 
+    @Test func forkingWhileThreadsAllocateTracesEveryProcess() throws {
+        let program = try ExamplePrograms.build("c/fork_storm.c")
+        let run = try recordBoth(program, [])
+        #expect(run.recorded.status == 0)
+        #expect(run.recorded.stdout == "100 children exited normally\n")
+        #expect(run.traces.count == 101)
+        for trace in run.traces.dropFirst() {
+            let s = try summary(trace)
+            #expect((s["calls"] as? [String: Int])?["malloc"] == 10)
+            #expect(s["end"] as? String == "_exit")
+            #expect(s["unmatchedFrees"] as? Int == 0)
+        }
+    }
+
     @Test func recorderLoadsNoSwiftRuntimeOrLibstdcxx() throws {
         let run = try recordBoth("/bin/cat", ["/proc/self/maps"])
         #expect(run.recorded.stdout.contains("libmematlas-recorder"))
