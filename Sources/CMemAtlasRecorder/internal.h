@@ -109,6 +109,12 @@ int ma_modules_contains(uintptr_t ip) MA_HIDDEN;
 /* The recorder library's own text range, so its frames can be skipped. */
 void ma_modules_self_range(uintptr_t *start, uintptr_t *end) MA_HIDDEN;
 
+/* ---- Page residency (residency.c) ---- */
+
+/* Encodes a complete MA_REC_RESIDENCY record (mincore over private anonymous writable memory) into
+ * a buffer owned by residency.c; returns its length (0 on failure). One caller at a time. */
+size_t ma_residency_snapshot(uint64_t time_ns, const uint8_t **record) MA_HIDDEN;
+
 /* ---- The recorder's own memory and small system helpers (sysmem.c) ---- */
 
 /* Anonymous memory straight from the kernel (never the program's malloc). */
@@ -158,6 +164,23 @@ static inline void ma_address_move_to_front(uint64_t *list, uint64_t address) {
     list[0] = address;
 }
 
+/* A released address cannot be released again before it is returned, and a returned one cannot be
+ * returned again before it is released: drop it from the other list, so hits stay near the front. */
+static inline void ma_address_forget(uint64_t *list, uint64_t address) {
+    for (int i = 0; i < MA_ADDRESS_CACHE; i++) {
+        if (list[i] == address) {
+            for (; i < MA_ADDRESS_CACHE - 1; i++) list[i] = list[i + 1];
+            list[MA_ADDRESS_CACHE - 1] = 0;
+            return;
+        }
+    }
+}
+
+static inline void ma_address_seen(struct ma_address_coder *coder, uint64_t address, int released) {
+    ma_address_move_to_front(coder->lists[released ? 0 : 1], address);
+    ma_address_forget(coder->lists[released ? 1 : 0], address);
+}
+
 /* released = 1 for an address being freed/unmapped, 0 for one being returned. */
 static inline uint8_t *ma_put_adr(uint8_t *p, struct ma_address_coder *coder, uint64_t address, int released) {
     if (address == 0) return ma_put_uv(p, ((uint64_t)(2 * MA_ADDRESS_CACHE) << 1) | 1);
@@ -165,7 +188,7 @@ static inline uint8_t *ma_put_adr(uint8_t *p, struct ma_address_coder *coder, ui
         for (int i = 0; i < MA_ADDRESS_CACHE; i++) {
             if (coder->lists[list][i] == address) {
                 p = ma_put_uv(p, ((uint64_t)(list * MA_ADDRESS_CACHE + i) << 1) | 1);
-                ma_address_move_to_front(coder->lists[released ? 0 : 1], address);
+                ma_address_seen(coder, address, released);
                 return p;
             }
         }
@@ -174,7 +197,7 @@ static inline uint8_t *ma_put_adr(uint8_t *p, struct ma_address_coder *coder, ui
     coder->previous = address;
     if ((delta & 15) == 0) p = ma_put_uv(p, ma_zigzag(delta / 16) << 2);
     else p = ma_put_uv(p, (ma_zigzag(delta) << 2) | 2);
-    ma_address_move_to_front(coder->lists[released ? 0 : 1], address);
+    ma_address_seen(coder, address, released);
     return p;
 }
 

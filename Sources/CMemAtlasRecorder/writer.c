@@ -37,6 +37,7 @@ static struct {
     uint64_t interval_ns;
     int compress;
     int level;
+    uint64_t residency_interval_ns; /* 0: no residency snapshots */
 } g_config;
 
 /* ---- Stream state, guarded by g_lock ---- */
@@ -207,6 +208,7 @@ static void read_config(void) {
     const char *compress = getenv("MEMATLAS_COMPRESS");
     g_config.compress = !(compress && strcmp(compress, "none") == 0);
     g_config.level = (int)parse_decimal(getenv("MEMATLAS_ZSTD_LEVEL"), 3);
+    g_config.residency_interval_ns = parse_decimal(getenv("MEMATLAS_RESIDENCY_MS"), 100) * 1000000ull;
 
     /* MEMATLAS_ROOT=1 marks the program `mematlas record` started: it writes the trace at the
      * output path itself. Flip it in place (no allocation) so that children and exec'd programs,
@@ -425,25 +427,40 @@ static inline uint32_t put_stack(const uintptr_t *frames, int depth) {
     return id;
 }
 
+/* Appends a pre-encoded record, which may exceed one buffer, through the buffer chain (g_lock held). */
+static void append_record(const uint8_t *record, size_t length) {
+    while (length) {
+        size_t chunk = length < MA_BUFFER_SIZE / 2 ? length : MA_BUFFER_SIZE / 2;
+        uint8_t *p = reserve(chunk);
+        memcpy(p, record, chunk);
+        commit(p + chunk);
+        record += chunk;
+        length -= chunk;
+    }
+}
+
 static void emit_modules(void) {
     pthread_mutex_lock(&g_modules_lock);
     g_modules_stale = 0;
     const uint8_t *record;
     size_t length = ma_modules_snapshot(&record);
     writer_lock();
-    if (length) {
-        /* A module list may exceed one buffer: write it straight through the buffer chain. */
-        while (length) {
-            size_t chunk = length < MA_BUFFER_SIZE / 2 ? length : MA_BUFFER_SIZE / 2;
-            uint8_t *p = reserve(chunk);
-            memcpy(p, record, chunk);
-            commit(p + chunk);
-            record += chunk;
-            length -= chunk;
-        }
-    }
+    append_record(record, length);
     writer_unlock();
     pthread_mutex_unlock(&g_modules_lock);
+}
+
+/* A residency snapshot (flusher thread, or the exiting thread once the flusher stopped). */
+static uint64_t g_last_residency_ns, g_residency_rss_pages;
+static void emit_residency(uint64_t now) {
+    if (!g_config.residency_interval_ns) return;
+    const uint8_t *record;
+    size_t length = ma_residency_snapshot(now - g_start_ns, &record);
+    g_last_residency_ns = now;
+    if (!length) return;
+    writer_lock();
+    append_record(record, length);
+    writer_unlock();
 }
 
 static inline void after_event(void) {
@@ -496,6 +513,12 @@ static uint64_t read_rss_pages(void) {
 static void emit_tick(int may_wait) {
     uint64_t rss = read_rss_pages();
     uint64_t now = ma_monotonic_ns();
+    /* Residency every interval, and whenever RSS passes its high mark by 1/16 (near the peak). */
+    if (g_config.residency_interval_ns &&
+        (now - g_last_residency_ns >= g_config.residency_interval_ns || rss > g_residency_rss_pages + g_residency_rss_pages / 16)) {
+        if (rss > g_residency_rss_pages) g_residency_rss_pages = rss;
+        emit_residency(now);
+    }
     writer_lock();
     uint8_t *p = reserve(32);
     *p++ = MA_REC_TICK;
@@ -630,6 +653,8 @@ static int start_trace(void) {
     memset(&g_addresses, 0, sizeof g_addresses);
     g_previous_stack = 0;
     g_last_tid = 0;
+    g_last_residency_ns = 0;
+    g_residency_rss_pages = 0;
     ma_stacks_reset();
     g_stack_generation++;
     g_fd = open_trace_file();
@@ -883,12 +908,26 @@ __attribute__((destructor)) static void ma_destructor(void) {
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != MA_STATE_ON) return;
     ma_hook_busy++;
     ma_in_recorder = 1;
-    ma_record_exit(MA_EXIT_NORMAL);
+    writer_lock();
+    drain();
+    writer_unlock();
     stop_flusher();
     writer_lock();
     g_sync_writes = 1;
+    /* Buffers another thread filled between the drain and the flusher's stop. */
+    for (int k = 0; k < MA_BUFFER_COUNT; k++) {
+        struct ma_buffer *b = &g_buffers[(g_next_flush + k) % MA_BUFFER_COUNT];
+        if (b->full) {
+            write_out(b->data, b->used);
+            b->used = 0;
+            b->full = 0;
+        }
+    }
+    writer_unlock();
+    emit_residency(ma_monotonic_ns());
+    ma_record_exit(MA_EXIT_NORMAL);
+    writer_lock();
     g_write_through = 1;
-    submit_current(1);
     writer_unlock();
     ma_in_recorder = 0;
     ma_hook_busy--;

@@ -60,6 +60,8 @@ public final class TraceReader {
     public private(set) var stacks = StackTable()
     /// Module maps in the order they appeared (after `read`).
     public private(set) var moduleMaps: [ModuleMap] = []
+    /// Page-residency snapshots of the anonymous memory, in time order (after `read`).
+    public private(set) var residency: [ResidencySnapshot] = []
     /// Thread names by thread (after `read`).
     public private(set) var threadNames: [ThreadID: String] = [:]
     /// How the process ended (after `read`).
@@ -187,6 +189,7 @@ public final class TraceReader {
     private func decodeAll(progress: ((UInt64) -> Void)?, handOver: (TraceBatch) throws -> TraceBatch) throws {
         stacks = StackTable()
         moduleMaps = []
+        residency = []
         threadNames = [:]
         processEnd = .unknown
         execPath = nil
@@ -235,6 +238,7 @@ public final class TraceReader {
         moduleMaps.append(ModuleMap(stacksBefore: UInt32(stacks.count), modules: modules))
     }
     fileprivate func setThreadName(_ thread: ThreadID, _ name: String) { threadNames[thread] = name }
+    fileprivate func addResidency(_ snapshot: ResidencySnapshot) { residency.append(snapshot) }
     fileprivate func setEnd(_ end: ProcessEnd, exec: String? = nil) {
         processEnd = end
         if let exec { execPath = exec }
@@ -793,6 +797,27 @@ private struct RecordDecoder {
             }
             if c.cut || c.overlong { return }
             reader.addModuleMap(modules)
+        case MA_REC_RESIDENCY:
+            let t = c.uv()
+            let count = c.uv()
+            if c.cut { return }
+            guard count <= 1 << 20 else { throw corrupt(recordStart, "a residency snapshot of \(count) regions") }
+            let pageSize = reader.process?.pageSize ?? 4096
+            var regions: [ResidentRegion] = []
+            for _ in 0..<count {
+                let start = c.uv(), length = c.uv(), kind = c.uv(), runCount = c.uv()
+                if c.cut { return }
+                guard runCount <= 1 << 26, let regionKind = ResidentRegion.Kind(rawValue: UInt8(truncatingIfNeeded: kind)) else {
+                    throw corrupt(recordStart, "a malformed residency region (kind \(kind), \(runCount) runs)")
+                }
+                var runs: [UInt32] = []
+                runs.reserveCapacity(Int(min(runCount, 4096)))
+                for _ in 0..<runCount { runs.append(UInt32(truncatingIfNeeded: c.uv())) }
+                if c.cut { return }
+                regions.append(ResidentRegion(start: start, length: length, kind: regionKind, pageSize: pageSize, runs: runs))
+            }
+            if c.cut || c.overlong { return }
+            reader.addResidency(ResidencySnapshot(timeNs: t, regions: regions))
         case MA_REC_EXEC:
             guard let path = c.str() else { return }
             reader.setEnd(.exec, exec: path)

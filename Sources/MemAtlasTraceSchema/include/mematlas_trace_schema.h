@@ -38,7 +38,8 @@
  *             otherwise:                       uv( zigzag(delta) << 2 | 2 )
  *
  *         After each adr, a non-zero address moves to the front of FREED (a released address) or
- *         ALLOCATED (a returned one), dropping the last entry or its own older copy.
+ *         ALLOCATED (a returned one), dropping the last entry or its own older copy, and leaves the
+ *         other list (later entries move up one place; the last becomes 0).
  *
  * Ordering: the recorder appends every event under one lock, so the stream is a total order that
  * respects causality across threads (a free is appended before the real free runs, an
@@ -49,7 +50,7 @@
 
 #define MA_TRACE_MAGIC "MEMATLAS"
 #define MA_TRACE_MAGIC_SIZE 8
-#define MA_TRACE_VERSION 2
+#define MA_TRACE_VERSION 3
 #define MA_TRACE_HEADER_SIZE 32
 
 /* Header flags. */
@@ -101,6 +102,16 @@
 #define MA_EXIT_NORMAL 1 /* exit() / return from main: library destructors are running */
 #define MA_EXIT_UNDERSCORE 2 /* _exit / _Exit */
 #define MA_EXIT_ABORT 3 /* abort() */
+
+/* Which pages of the process's private anonymous writable memory (the brk heap, malloc's arenas
+ * and large blocks, other anonymous mappings) are resident, from mincore(): taken every residency
+ * interval, when RSS reaches a new high, and at exit. uv monotonic ns since start, uv region_count,
+ * then per region: uv start address, uv length in bytes, uv kind (MA_REGION_*), uv run_count,
+ * then run_count run lengths in pages, alternately not resident and resident, starting with not
+ * resident (the first run may be 0). */
+#define MA_REC_RESIDENCY 0x09
+#define MA_REGION_BRK_HEAP 1
+#define MA_REGION_ANONYMOUS 2
 
 /* ---- Allocation events --------------------------------------------------------------- */
 /* The tag names the function. Sizes are the caller's requested bytes (calloc: nmemb * size). */

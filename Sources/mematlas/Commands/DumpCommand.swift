@@ -16,6 +16,9 @@ struct DumpCommand: ParsableCommand {
     @Option(help: "Stop after this many events.")
     var limit: UInt64 = .max
 
+    @Flag(help: "Print the metadata (process, modules, threads, residency snapshots) after the events.")
+    var metadata = false
+
     struct Printer: TraceVisitor {
         var limit: UInt64
         var printed: UInt64 = 0
@@ -44,6 +47,22 @@ struct DumpCommand: ParsableCommand {
         let reader = try TraceReader(path: trace)
         var printer = Printer(limit: limit)
         try reader.read(into: &printer)
-        FileHandle.standardOutput.write(Data(printer.out.utf8))
+        var out = printer.out
+        if metadata {
+            if let p = reader.process { out += "process \(p.pid) (parent \(p.parentPID)) \(p.executable) unwinder \(p.unwinder.name)\n" }
+            out += "end \(reader.processEnd.rawValue), \(reader.eventCount) events, \(reader.stacks.count) stacks, \(reader.durationNs) ns\n"
+            for (i, map) in reader.moduleMaps.enumerated() {
+                out += "module map \(i) (after \(map.stacksBefore) stacks): \(map.modules.count) modules\n"
+                for m in map.modules { out += "  0x\(String(m.loadBias, radix: 16)) \(m.path) \(m.buildIDHex)\n" }
+            }
+            for (tid, name) in reader.threadNames.sorted(by: { $0.key < $1.key }) { out += "thread \(tid.rawValue) \(name)\n" }
+            for snapshot in reader.residency {
+                out += "residency at \(snapshot.timeNs) ns: \(snapshot.regions.count) regions, \(snapshot.residentBytes) bytes resident\n"
+                for r in snapshot.regions {
+                    out += "  0x\(String(r.start, radix: 16)) \(r.length) bytes \(r.kind == .brkHeap ? "[heap]" : "anon") resident \(r.residentBytes)\n"
+                }
+            }
+        }
+        FileHandle.standardOutput.write(Data(out.utf8))
     }
 }
