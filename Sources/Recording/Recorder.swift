@@ -136,31 +136,33 @@ public enum Recorder {
         return (haveRoot ? [url.path] : []) + others.map(\.path)
     }
 
-    /// posix_spawn the program with default signal handling in the child, and wait for it while
-    /// ignoring SIGINT and SIGQUIT here (the child gets them from the terminal, as under `time`).
+    /// posix_spawn the program and wait for it while ignoring SIGINT and SIGQUIT here (the child
+    /// gets them from the terminal, as under `time`). The child inherits the signal mask and the
+    /// ignored signals exactly as it would without mematlas in between.
     static func spawnAndWait(executable: String, arguments: [String], environment: [String: String]) throws -> (Int32, Int32) {
+        let oldInt = signal(SIGINT, SIG_IGN)
+        let oldQuit = signal(SIGQUIT, SIG_IGN)
+        defer {
+            signal(SIGINT, oldInt)
+            signal(SIGQUIT, oldQuit)
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
+        // Only the two signals ignored here go back to what they were (unless they were ignored).
         var defaults = sigset_t()
-        sigfillset(&defaults)
+        sigemptyset(&defaults)
+        let ignored = unsafeBitCast(SIG_IGN, to: Int.self)
+        if unsafeBitCast(oldInt, to: Int.self) != ignored { sigaddset(&defaults, SIGINT) }
+        if unsafeBitCast(oldQuit, to: Int.self) != ignored { sigaddset(&defaults, SIGQUIT) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF))
 
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
-        }
-        let oldInt = signal(SIGINT, SIG_IGN)
-        let oldQuit = signal(SIGQUIT, SIG_IGN)
-        defer {
-            signal(SIGINT, oldInt)
-            signal(SIGQUIT, oldQuit)
         }
         var pid: pid_t = 0
         let error = posix_spawn(&pid, executable, nil, &attributes, argv, envp)

@@ -155,6 +155,24 @@ import Testing
         }
     }
 
+    @Test func oddCallsBehaveTheSameAndFailuresAreCounted() throws {
+        let program = try ExamplePrograms.build("c/odd_calls.c")
+        let run = try recordBoth(program, [])
+        #expect(run.recorded.stdout == run.plain.stdout)
+        #expect(run.recorded.stdout.contains("posix_memalign(alignment 3): Invalid argument"))
+        #expect(run.recorded.stdout.contains("malloc(SIZE_MAX - 4096): NULL errno=Cannot allocate memory"))
+        #expect(run.recorded.status == 0)
+        let s = try summary(run.traces[0])
+        let failed = s["failedCalls"] as? [String: Int] ?? [:]
+        #expect(failed == ["malloc": 1, "calloc": 1, "realloc": 1, "posix_memalign": 1])
+        #expect(s["unmatchedFrees"] as? Int == 0)
+        // The constructor's malloc (before main) and the signal handler's are in the trace.
+        let dump = try TestProcess.run(Tracing.mematlasBinary, ["dump", run.traces[0]]).stdout
+        #expect(dump.contains(" malloc 77 -> "))
+        #expect(dump.contains(" malloc 33 -> "))
+        #expect(dump.contains(" realloc 0x0 40 -> "))
+    }
+
     @Test func recorderLoadsNoSwiftRuntimeOrLibstdcxx() throws {
         let run = try recordBoth("/bin/cat", ["/proc/self/maps"])
         #expect(run.recorded.stdout.contains("libmematlas-recorder"))
