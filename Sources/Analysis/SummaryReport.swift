@@ -101,11 +101,13 @@ public struct SummaryBuilder {
         self.stackDepth = stackDepth
     }
 
-    /// Libraries whose frames are the allocator's plumbing, not the caller's intent.
+    /// Libraries whose frames are the allocator's plumbing (C, C++ and Swift runtimes), not the
+    /// caller's intent: a call site is the first frame outside them.
     static func isRuntimeLibrary(_ path: String) -> Bool {
         let name = (path as NSString).lastPathComponent
         return name.hasPrefix("libc.so") || name.hasPrefix("libstdc++.so") || name.hasPrefix("libc++.so")
             || name.hasPrefix("libc++abi.so") || name.hasPrefix("ld-linux") || name.hasPrefix("libgcc_s.so")
+            || name.hasPrefix("libswiftCore.so")
     }
 
     /// Builds the report.

@@ -116,6 +116,9 @@ import Testing
         // 8 threads x 2000 rounds x (vector object + vector storage + string + kept-list growth...)
         #expect((calls["malloc"] ?? 0) >= 8 * 2000 * 3)
         #expect((s["threads"] as? Int ?? 0) == 9)
+        let sites = s["topByAllocations"] as? [[String: Any]] ?? []
+        let stacks = sites.flatMap { ($0["stack"] as? [[String: Any]]) ?? [] }.compactMap { $0["function"] as? String }
+        #expect(stacks.contains("work(int, int)"))  // C++ names demangled
         // Blocks freed by another thread than allocated them are matched too.
         #expect((s["unmatchedFrees"] as? Int ?? 99) == 0)
     }
@@ -171,6 +174,22 @@ import Testing
         #expect(dump.contains(" malloc 77 -> "))
         #expect(dump.contains(" malloc 33 -> "))
         #expect(dump.contains(" realloc 0x0 40 -> "))
+    }
+
+    @Test func swiftProgramHasDemangledCallSites() throws {
+        let dir = Tracing.scratchDirectory()
+        let program = dir + "/swift-allocations"
+        let build = try TestProcess.run("swiftc", ["-g", "-Onone", "-o", program, ExamplePrograms.source("swift/allocations.swift")])
+        try #require(build.status == 0, "\(build.stderr)")
+        let run = try recordBoth(program, [])
+        #expect(run.recorded.stdout == "sum 12497500, buffers 200\n")
+        let s = try summary(run.traces[0])
+        let sites = s["topByAllocations"] as? [[String: Any]] ?? []
+        let functions = sites.compactMap { ($0["location"] as? [[String: Any]])?.first?["function"] as? String }
+        // Swift runtime frames are skipped: the site is the initializer, demangled.
+        #expect(functions.contains { $0.contains("Node.__allocating_init(value: Swift.Int") })
+        let top = try #require(sites.first)
+        #expect((top["allocations"] as? Int ?? 0) >= 5000)
     }
 
     @Test func recorderLoadsNoSwiftRuntimeOrLibstdcxx() throws {

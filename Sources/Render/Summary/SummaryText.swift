@@ -56,6 +56,11 @@ public struct SummaryTextRenderer {
         return out
     }
 
+    /// A long (C++ template, Swift generic) name shortened to `limit` characters with an ellipsis.
+    static func clip(_ text: String, _ limit: Int = 100) -> String {
+        text.count <= limit ? text : String(text.prefix(limit - 1)) + "…"
+    }
+
     private func failures(_ name: String, _ report: SummaryReport) -> String {
         guard let failed = report.failedCalls[name], failed > 0 else { return "" }
         return " (\(Format.count(failed)) failed)"
@@ -70,11 +75,11 @@ public struct SummaryTextRenderer {
         var out = "\n" + bold(title) + "\n"
         for site in sites.prefix(top) {
             // The innermost frame is the function that made the call; name where it was inlined.
-            var location = site.location.first.map(\.shortDescription) ?? "?"
-            if site.location.count > 1, let outer = site.location.last { location += "  (inlined in \(outer.function))" }
+            var location = site.location.first.map { Self.clip($0.shortDescription) } ?? "?"
+            if site.location.count > 1, let outer = site.location.last { location += "  (inlined in \(Self.clip(outer.function, 60)))" }
             out += "  " + figure(site).padding(toLength: 30, withPad: " ", startingAt: 0) + " " + location + "\n"
             // The callers of the site, outermost last, on one line.
-            let callers = site.stack.filter { !$0.inlined }.dropFirst().prefix(3).map(\.function)
+            let callers = site.stack.filter { !$0.inlined }.dropFirst().prefix(3).map { Self.clip($0.function, 60) }
             if !callers.isEmpty { out += dim("      from " + callers.joined(separator: " < ")) + "\n" }
         }
         return out
