@@ -2,8 +2,8 @@
 """Writes a seeded malloc-lab text trace for the allocator-lab replay benchmark.
 
 The workload looks like a typical program: sizes mostly small (16 B to 1 KiB, a few up to 64 KiB),
-most blocks short-lived (freed within a few operations), a steady population of about 20,000
-long-lived blocks, and 5% reallocs. Usage: make_workload.py OPERATIONS SEED > workload.rep
+most blocks short-lived (freed within a few operations), about 50,000 blocks live at a time,
+20,000 of them long-lived, and 5% reallocs. Usage: make_workload.py OPERATIONS SEED > workload.rep
 """
 import random
 import sys
@@ -28,7 +28,8 @@ def size():
 
 while written < operations:
     r = rng.random()
-    if r < 0.50 or not (live_short or live_long):
+    # Grow to about 50,000 live blocks, then hold steady (allocations and frees balance).
+    if r < (0.50 if len(live_short) + len(live_long) < 50000 else 0.45) or not (live_short or live_long):
         block = free_ids.pop() if free_ids else next_id
         if block == next_id:
             next_id += 1

@@ -47,12 +47,8 @@ struct SimulateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let log: OperationLog
-        do {
-            log = try loadOperationLog(trace)
-        } catch let error as TextTraceError {
-            throw ValidationError(error.description)
-        }
+        // Errors (a bad text-trace line, an unreadable file) print as one line: `Error: FILE:LINE: ...`.
+        let log = try loadOperationLog(trace)
         let limit = heapLimit.flatMap(parseByteCount) ?? .max
         var results: [ReplayResult] = []
         for name in models {
@@ -83,7 +79,7 @@ struct SimulateCommand: ParsableCommand {
 
 /// Reads a recorder trace or, when the file is text, a malloc-lab text trace.
 func loadOperationLog(_ path: String) throws -> OperationLog {
-    guard let handle = FileHandle(forReadingAtPath: path) else { throw ValidationError("\(path): cannot open") }
+    guard let handle = FileHandle(forReadingAtPath: path) else { throw SimulateInputError(description: "\(path): cannot open the file") }
     let head = handle.readData(ofLength: 64)
     try? handle.close()
     let isText = !head.isEmpty && head.allSatisfy { $0 == 9 || $0 == 10 || $0 == 13 || (32..<127).contains($0) }
@@ -102,4 +98,9 @@ func parseByteCount(_ text: String) -> UInt64? {
     guard let last = digits.last else { return nil }
     if let multiplier = multipliers[last] { return UInt64(digits.dropLast()).map { $0 * multiplier } }
     return UInt64(digits)
+}
+
+/// A trace file that cannot be read.
+struct SimulateInputError: Error, CustomStringConvertible {
+    var description: String
 }
