@@ -104,6 +104,22 @@ import TraceModel
         #expect(errors >= 0)
     }
 
+    @Test func residencySnapshotsDescribeTheHeap() throws {
+        let reader = try TraceReader(path: Self.sampleTrace)
+        var analysis = HeapAnalysis()
+        try reader.read(into: &analysis)
+        let profile = analysis.finish()
+        // One at start (first tick) and one at exit at least; the brk heap is in each.
+        #expect(reader.residency.count >= 2)
+        let last = try #require(reader.residency.last)
+        let heap = try #require(last.regions.first { $0.kind == .brkHeap })
+        #expect(heap.residentBytes > 0 && heap.residentBytes <= heap.length)
+        #expect(heap.runs.reduce(0) { $0 + UInt64($1) } * 4096 == heap.length)
+        // Anonymous resident memory is part of RSS.
+        #expect(last.residentBytes <= profile.peakResidentBytes + 4096 * 64)
+        #expect(last.residentBytes(from: heap.start, to: heap.start + heap.length) == heap.residentBytes)
+    }
+
     @Test func killedProcessLeavesAReadableTrace() throws {
         let program = try ExamplePrograms.build("c/killed.c")
         let dir = Tracing.scratchDirectory()
