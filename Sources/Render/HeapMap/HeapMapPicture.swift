@@ -65,7 +65,7 @@ public enum HeapMapPicture {
         legend.append((overheadColour, "overhead / dead"))
         for (index, (colour, label)) in legend.enumerated() {
             let x = 10 + index * 125
-            line(#"<rect x="\#(x)" y="66" width="12" height="12" fill="\#(colour)" stroke="gray" stroke-width="0.5"/><text x="\#(x + 16)" y="76">\#(label)</text>"#)
+            line(#"<rect x="\#(x)" y="66" width="12" height="12" fill="\#(colour)" stroke="gray" stroke-width="0.5"/><text x="\#(x + 16)" y="76">\#(escape(label))</text>"#)
         }
         var y = top
         var b = 0
@@ -91,14 +91,15 @@ public enum HeapMapPicture {
                     let rowEnd = region.start + UInt64(row + 1) * perRow
                     let to = min(runEnd, rowEnd)
                     let x0 = pixelsDouble(offset % perRow, perRow), x1 = pixelsDouble(offset % perRow + (to - from), perRow)
-                    line(#"<rect x="\#(Format.fixed(Double(labelWidth) + x0, decimals: 2))" y="\#(y + row * rowHeight)" width="\#(Format.fixed(max(0.5, x1 - x0), decimals: 2))" height="\#(rowHeight - 1)" fill="\#(runColour)"/>"#)
+                    line(#"<rect x="\#(Format.fixed(Double(labelWidth) + x0, decimals: 2))" y="\#(y + row * rowHeight)" width="\#(Format.fixed(max(0.5, x1 - x0), decimals: 2))" height="\#(rowHeight - 1)" fill="\#(runColour)" stroke="white" stroke-width="0.3"/>"#)
                     from = to
                 }
             }
             while b < blocks.count, blocks[b].start < regionEnd {
                 let block = blocks[b]
                 let colour = block.kind == .used ? colour(forUsedBlockOf: block.bytes) : block.kind == .free ? freeColour : overheadColour
-                if colour == runColour, block.start == runEnd {
+                // Blocks wide enough to see are drawn one by one (with a white edge); thinner ones merge.
+                if colour == runColour, block.start == runEnd, colour == freeColour || pixelsDouble(block.bytes, perRow) < 1.5 {
                     runEnd = block.start + block.bytes
                 } else {
                     flush()

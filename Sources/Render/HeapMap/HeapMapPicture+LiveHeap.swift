@@ -1,0 +1,201 @@
+import Analysis
+import TraceModel
+
+/// How live blocks of a real heap map are coloured.
+public struct HeapMapColouring: Sendable {
+    /// Legend entries, in colour order: colour and text.
+    public let legend: [(colour: String, label: String)]
+    let index: @Sendable (HeapMapBlock) -> Int
+
+    /// Colour by the block's requested size, in the size classes of the allocator-lab maps.
+    public static let bySize = HeapMapColouring(
+        legend: HeapMapPicture.sizeClasses.map { ($0.colour, "used " + $0.label) },
+        index: { block in HeapMapPicture.sizeClasses.firstIndex { block.payload <= $0.upTo }! })
+
+    /// The palette for call sites; blocks of sites past its end share the last colour ("other").
+    public static let callSitePalette = [
+        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#7f7f7f",
+    ]
+
+    /// Colour by call site: `siteOfStack` gives each stack's site index (sites in legend order,
+    /// heaviest first), `siteNames` the sites' names. Unlisted stacks and sites past the palette are "other".
+    public static func byCallSite(siteOfStack: [StackID: Int], siteNames: [String]) -> HeapMapColouring {
+        let shown = min(siteNames.count, callSitePalette.count - 1)
+        var legend = (0..<shown).map { (callSitePalette[$0], siteNames[$0]) }
+        legend.append((callSitePalette[callSitePalette.count - 1], "other call sites"))
+        let other = shown
+        return HeapMapColouring(legend: legend, index: { block in min(siteOfStack[block.stack] ?? other, other) })
+    }
+}
+
+extension HeapMapPicture {
+    /// The bytes one row of a real heap map stands for: a power of two, at least 256, so that all
+    /// regions (each starting a new row) fit in `maximumRows` rows.
+    public static func bytesPerRow(for map: HeapMap) -> UInt64 {
+        var perRow: UInt64 = 256
+        let regions = map.regions.prefix(maximumRegions)
+        let largest = regions.map(\.bytes).max() ?? 0
+        while perRow < largest, regions.reduce(0, { $0 + ($1.bytes + perRow - 1) / perRow }) > UInt64(maximumRows) { perRow *= 2 }
+        return perRow
+    }
+
+    /// The SVG heap map of a real heap at one moment: each region (brk heap, arena heap, mmap'd
+    /// block) starts a new row; gaps between regions are cut and marked with their size; live
+    /// chunks are drawn at their real address and size. Blocks narrower than a pixel are merged:
+    /// a pixel takes the colour holding most of its bytes, its opacity the share of it in use.
+    /// Output size is bounded by the pixels, not the blocks. Deterministic for the same input.
+    public static func svg(_ map: HeapMap, colouring: HeapMapColouring, title: String, subtitle: String, bytesPerRow: UInt64? = nil) -> String {
+        let frame = liveHeapFrame(map, colouring: colouring, top: 96 + 16 * ((colouring.legend.count + 2 + 5) / 6), bytesPerRow: bytesPerRow)
+        var out = header(width: frame.width, height: frame.height, title: title, subtitle: subtitle, perRow: frame.perRow, colouring: colouring)
+        out += frame.body
+        out += "</svg>\n"
+        return out
+    }
+
+    /// One SVG that plays `maps` in turn (one frame a second, looping), for `--animate`; all frames
+    /// share one scale so holes can be watched opening and closing.
+    public static func animatedSVG(_ maps: [(map: HeapMap, caption: String)], colouring: HeapMapColouring, title: String) -> String {
+        let perRow = maps.map { bytesPerRow(for: $0.map) }.max() ?? 256
+        let top = 96 + 16 * ((colouring.legend.count + 2 + 5) / 6)
+        let frames = maps.map { liveHeapFrame($0.map, colouring: colouring, top: top, bytesPerRow: perRow) }
+        let width = frames.first?.width ?? labelWidth + rowWidth + 20
+        let height = frames.map(\.height).max() ?? top + 40
+        var out = header(width: width, height: height, title: title, subtitle: "\(maps.count) frames, one a second, looping", perRow: perRow, colouring: colouring)
+        let n = max(maps.count, 1)
+        for (i, frame) in frames.enumerated() {
+            let from = Format.fixed(Double(i) / Double(n), decimals: 4), to = Format.fixed(Double(i + 1) / Double(n), decimals: 4)
+            out += #"<g visibility="hidden"><animate attributeName="visibility" values="hidden;visible;hidden" keyTimes="0;\#(from);\#(to)" dur="\#(n)s" calcMode="discrete" repeatCount="indefinite"/>"# + "\n"
+            out += #"<rect x="0" y="40" width="\#(width)" height="16" fill="white"/><text x="10" y="52">\#(escapeText(maps[i].caption))</text>"# + "\n"
+            out += frame.body
+            out += "</g>\n"
+        }
+        out += "</svg>\n"
+        return out
+    }
+
+    private static func header(width: Int, height: Int, title: String, subtitle: String, perRow: UInt64, colouring: HeapMapColouring) -> String {
+        var out = ""
+        func line(_ s: String) { out += s + "\n" }
+        let pixelBytes = Double(perRow) / Double(rowWidth)
+        line(#"<svg xmlns="http://www.w3.org/2000/svg" width="\#(width)" height="\#(height)" viewBox="0 0 \#(width) \#(height)" font-family="monospace" font-size="11">"#)
+        line("<title>\(escapeText(title))</title>")
+        line(#"<rect x="0" y="0" width="\#(width)" height="\#(height)" fill="white"/>"#)
+        line(#"<text x="10" y="18" font-size="14">\#(escapeText(title))</text>"#)
+        line(#"<text x="10" y="36">\#(escapeText(subtitle))</text>"#)
+        line(#"<text x="10" y="70">Scale: one row = \#(Format.bytes(perRow)), one pixel = \#(Format.fixed(pixelBytes, decimals: 1)) bytes. Blocks at their real address and chunk size (header included); pale: free. Paler colour: pixel partly in use.</text>"#)
+        var legend = colouring.legend
+        legend.append((freeColour, "free (hole)"))
+        for (index, entry) in legend.enumerated() {
+            let x = 10 + (index % 6) * 225, y = 82 + (index / 6) * 16
+            line(#"<rect x="\#(x)" y="\#(y)" width="12" height="12" fill="\#(entry.colour)" stroke="gray" stroke-width="0.5"/><text x="\#(x + 16)" y="\#(y + 10)">\#(escapeText(String(entry.label.prefix(30))))</text>"#)
+        }
+        return out
+    }
+
+    private static func liveHeapFrame(_ map: HeapMap, colouring: HeapMapColouring, top: Int, bytesPerRow fixed: UInt64?) -> (body: String, width: Int, height: Int, perRow: UInt64) {
+        let perRow = fixed ?? bytesPerRow(for: map)
+        let regions = Array(map.regions.prefix(maximumRegions))
+        let omitted = map.regions.count - regions.count
+        let width = labelWidth + rowWidth + 20
+        let colours = colouring.legend.map(\.colour)
+        let pixelBytes = Double(perRow) / Double(rowWidth)
+        var out = ""
+        out.reserveCapacity(1 << 16)
+        func line(_ s: String) { out += s + "\n" }
+        var y = top
+        // Per-row accumulators: bytes per pixel and colour.
+        var used = [Double](repeating: 0, count: rowWidth)
+        var byColour = [Double](repeating: 0, count: rowWidth * colours.count)
+        for region in regions {
+            if region.gapBefore > 0 {
+                line(#"<line x1="\#(labelWidth)" y1="\#(y + 4)" x2="\#(labelWidth + rowWidth)" y2="\#(y + 4)" stroke="gray" stroke-dasharray="6,4"/><text x="\#(labelWidth + 4)" y="\#(y + 14)" fill="dimgray">≈ cut: \#(Format.bytes(region.gapBefore)) of address space not holding heap blocks</text>"#)
+                y += 20
+            }
+            let rows = Int((region.bytes + perRow - 1) / perRow)
+            let f = region.figures
+            line(#"<g><title>\#(escapeText(region.name)): \#(Format.bytes(region.bytes)), \#(Format.count(f.blocks)) live blocks, \#(Format.bytes(f.liveBytes)) live, \#(Format.count(f.holes)) holes, \#(Format.bytes(f.freeBytes)) free</title>"#)
+            line(#"<text x="10" y="\#(y + 10)">\#(escapeText(region.kind.rawValue))</text><text x="10" y="\#(y + 22)" fill="dimgray">0x\#(String(region.start, radix: 16))</text><text x="10" y="\#(y + 34)" fill="dimgray">\#(Format.bytes(region.bytes))</text>"#)
+            for row in 0..<rows {
+                let bytes = min(perRow, region.bytes - UInt64(row) * perRow)
+                line(#"<rect x="\#(labelWidth)" y="\#(y + row * rowHeight)" width="\#(Format.fixed(Double(bytes) / pixelBytes, decimals: 2))" height="\#(rowHeight - 1)" fill="\#(freeColour)"/>"#)
+            }
+            var currentRow = -1
+            var touchedLow = rowWidth, touchedHigh = -1
+            func flushRow() {
+                guard currentRow >= 0, touchedHigh >= 0 else { return }
+                var runStart = -1, runKey = -1
+                func emit(_ end: Int) {
+                    guard runStart >= 0, runKey >= 0 else { return }
+                    let colour = colours[runKey / 4], opacity = Double(runKey % 4 + 1) / 4
+                    line(#"<rect x="\#(labelWidth + runStart)" y="\#(y + currentRow * rowHeight)" width="\#(end - runStart)" height="\#(rowHeight - 1)" fill="\#(colour)"\#(opacity < 1 ? " fill-opacity=\"\(Format.fixed(opacity, decimals: 2))\"" : "")/>"#)
+                }
+                for p in touchedLow...touchedHigh {
+                    var key = -1
+                    if used[p] > 0 {
+                        var best = 0
+                        for c in 1..<colours.count where byColour[p * colours.count + c] > byColour[p * colours.count + best] { best = c }
+                        let level = min(3, max(0, Int((used[p] / pixelBytes * 4).rounded(.up)) - 1))
+                        key = best * 4 + level
+                    }
+                    if key != runKey {
+                        emit(p)
+                        runStart = p
+                        runKey = key
+                    }
+                    used[p] = 0
+                    for c in 0..<colours.count { byColour[p * colours.count + c] = 0 }
+                }
+                emit(touchedHigh + 1)
+                touchedLow = rowWidth
+                touchedHigh = -1
+            }
+            for b in map.blocks[region.blockRange] {
+                let colour = colouring.index(b)
+                var from = b.start - region.start
+                let end = from + b.bytes
+                while from < end {
+                    let row = Int(from / perRow)
+                    if row != currentRow {
+                        flushRow()
+                        currentRow = row
+                    }
+                    let rowEnd = UInt64(row + 1) * perRow
+                    let to = min(end, rowEnd)
+                    let x0 = Double(from - UInt64(row) * perRow) / pixelBytes, x1 = Double(to - UInt64(row) * perRow) / pixelBytes
+                    let p0 = min(rowWidth - 1, Int(x0)), p1 = min(rowWidth - 1, max(p0, Int((x1).rounded(.up)) - 1))
+                    for p in p0...p1 {
+                        let overlap = (min(x1, Double(p + 1)) - max(x0, Double(p))) * pixelBytes
+                        guard overlap > 0 else { continue }
+                        used[p] += overlap
+                        byColour[p * colours.count + colour] += overlap
+                    }
+                    touchedLow = min(touchedLow, p0)
+                    touchedHigh = max(touchedHigh, p1)
+                    from = to
+                }
+            }
+            flushRow()
+            line("</g>")
+            y += max(rows * rowHeight, 36) + 6
+        }
+        if omitted > 0 {
+            line(#"<text x="10" y="\#(y + 12)">\#(omitted) more regions not drawn.</text>"#)
+            y += 16
+        }
+        return (out, width, y + 20, perRow)
+    }
+
+    static func escapeText(_ text: String) -> String {
+        var out = ""
+        for c in text {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+}
