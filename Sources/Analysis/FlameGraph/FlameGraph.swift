@@ -156,51 +156,81 @@ public struct FlameGraphBuilder {
     }
 
     private func addSamples(of profile: StackProfile, to tree: inout TreeAccumulator, side: TreeAccumulator.Side) {
-        // Frames per distinct instruction pointer, interned once: (name, location), innermost first.
-        var framesByIP: [UInt64: [(Int32, Int32)]] = [:]
+        // Frames per distinct instruction pointer, interned once, stored flat and outermost first:
+        // the frames of the ip numbered i are frameNames/frameLocations[spans[i] ..< spans[i + 1]].
+        var ipNumber: [UInt64: Int32] = [:]
+        var spans: [Int32] = [0]
+        var frameNames: [Int32] = []
+        var frameLocations: [Int32] = []
         var keep: [Int32: Bool] = [:]
-        var path: [(Int32, Int32)] = []
+        var names: [Int32] = []
+        var locations: [Int32] = []
+        let threadSplit = threads == .split
+        var threadLabels: [ThreadID: Int32] = [:]
         for sample in profile.samples {
             let weight = kind.weight(sample.figures)
             guard weight > 0 else { continue }
             if case .only(let wanted) = threads, !(sample.thread.map(wanted.contains) ?? false) { continue }
-            path.removeAll(keepingCapacity: true)
-            // Outermost first.
-            for ip in profile.stacks.frames(of: sample.stack).reversed() {
-                if let known = framesByIP[ip] {
-                    path.append(contentsOf: known.reversed())
-                    continue
-                }
-                var frames: [(Int32, Int32)] = []
-                let symbolized = profile.symbols[ip] ?? []
-                if symbolized.isEmpty {
-                    frames.append((tree.intern(name: "0x" + String(ip, radix: 16)), -1))
+            names.removeAll(keepingCapacity: true)
+            locations.removeAll(keepingCapacity: true)
+            let ips = profile.stacks.frames(of: sample.stack)
+            var k = ips.endIndex
+            while k > ips.startIndex {
+                k -= 1
+                let ip = ips[k]
+                let number: Int32
+                if let known = ipNumber[ip] {
+                    number = known
                 } else {
-                    for frame in symbolized {
-                        frames.append((tree.intern(name: frame.function),
-                                       tree.intern(location: .init(file: frame.file, line: frame.line, module: frame.module))))
+                    let symbolized = profile.symbols[ip] ?? []
+                    if symbolized.isEmpty {
+                        frameNames.append(tree.intern(name: "0x" + String(ip, radix: 16)))
+                        frameLocations.append(-1)
+                    } else {
+                        for frame in symbolized.reversed() {
+                            frameNames.append(tree.intern(name: frame.function))
+                            frameLocations.append(tree.intern(location: .init(file: frame.file, line: frame.line, module: frame.module)))
+                        }
                     }
+                    number = Int32(spans.count - 1)
+                    spans.append(Int32(frameNames.count))
+                    ipNumber[ip] = number
                 }
-                framesByIP[ip] = frames
-                path.append(contentsOf: frames.reversed())
+                for f in Int(spans[Int(number)])..<Int(spans[Int(number) + 1]) {
+                    names.append(frameNames[f])
+                    locations.append(frameLocations[f])
+                }
             }
-            if path.isEmpty { path.append((tree.intern(name: "(no stack)"), -1)) }
+            if names.isEmpty {
+                names.append(tree.intern(name: "(no stack)"))
+                locations.append(-1)
+            }
             if let filter {
-                let matches = path.contains { frame in
-                    if let known = keep[frame.0] { return known }
-                    let result = filter(tree.names[Int(frame.0)])
-                    keep[frame.0] = result
+                let matches = names.contains { name in
+                    if let known = keep[name] { return known }
+                    let result = filter(tree.names[Int(name)])
+                    keep[name] = result
                     return result
                 }
                 if !matches { continue }
             }
-            if inverted { path.reverse() }
-            if threads == .split, let thread = sample.thread {
-                var label = "thread \(thread.rawValue)"
-                if let name = profile.threadNames[thread], !name.isEmpty { label += " (\(name))" }
-                path.insert((tree.intern(name: label), -1), at: 0)
+            if inverted {
+                names.reverse()
+                locations.reverse()
             }
-            tree.add(path: path, weight: weight, bytes: kind.bytes(sample.figures), count: kind.count(sample.figures), side: side)
+            if threadSplit, let thread = sample.thread {
+                let label = threadLabels[thread] ?? {
+                    var text = "thread \(thread.rawValue)"
+                    if let name = profile.threadNames[thread], !name.isEmpty { text += " (\(name))" }
+                    let id = tree.intern(name: text)
+                    threadLabels[thread] = id
+                    return id
+                }()
+                names.insert(label, at: 0)
+                locations.insert(-1, at: 0)
+            }
+            tree.add(names: names, locations: locations, weight: weight, bytes: kind.bytes(sample.figures),
+                     count: kind.count(sample.figures), side: side)
         }
     }
 }
@@ -245,18 +275,34 @@ struct TreeAccumulator {
         return id
     }
 
-    /// Adds one path (outermost first, root excluded) with its figures.
-    mutating func add(path: [(Int32, Int32)], weight: UInt64, bytes: UInt64, count: UInt64, side: Side) {
-        var node: Int32 = 0
-        for (name, location) in path {
-            let key = UInt64(UInt32(node)) << 32 | UInt64(UInt32(name))
-            if let child = childIndex[key] {
-                node = child
+    /// The previous path's names and nodes: the next path starts after their common prefix.
+    var lastNames: [Int32] = []
+    var lastNodes: [Int32] = []
+
+    /// Adds one path (names and locations outermost first, root excluded) with its figures.
+    mutating func add(names path: [Int32], locations: [Int32], weight: UInt64, bytes: UInt64, count: UInt64, side: Side) {
+        var common = 0
+        let limit = min(path.count, lastNames.count)
+        while common < limit && path[common] == lastNames[common] { common += 1 }
+        lastNames.removeSubrange(common...)
+        lastNodes.removeSubrange(common...)
+        var node: Int32 = common > 0 ? lastNodes[common - 1] : 0
+        for i in 0..<path.count {
+            let name = path[i], location = locations[i]
+            if i < common {
+                node = lastNodes[i]
             } else {
-                let child = Int32(nodes.count)
-                nodes.append(Building(name: name, location: location, parent: node, depth: nodes[Int(node)].depth + 1))
-                childIndex[key] = child
-                node = child
+                let key = UInt64(UInt32(node)) << 32 | UInt64(UInt32(name))
+                if let child = childIndex[key] {
+                    node = child
+                } else {
+                    let child = Int32(nodes.count)
+                    nodes.append(Building(name: name, location: location, parent: node, depth: nodes[Int(node)].depth + 1))
+                    childIndex[key] = child
+                    node = child
+                }
+                lastNames.append(name)
+                lastNodes.append(node)
             }
             if weight > nodes[Int(node)].heaviestCall, location >= 0 {
                 nodes[Int(node)].heaviestCall = weight
@@ -307,8 +353,11 @@ struct TreeAccumulator {
             children[fill[p]] = Int32(i)
             fill[p] += 1
         }
+        // Names ranked once, so that sorting compares integers.
+        var rank = [Int32](repeating: 0, count: names.count)
+        for (r, id) in names.indices.sorted(by: { names[$0] < names[$1] }).enumerated() { rank[id] = Int32(r) }
         for i in 0..<n where childCount[i] > 1 {
-            children[childStart[i]..<childStart[i + 1]].sort { names[Int(nodes[Int($0)].name)] < names[Int(nodes[Int($1)].name)] }
+            children[childStart[i]..<childStart[i + 1]].sort { rank[Int(nodes[Int($0)].name)] < rank[Int(nodes[Int($1)].name)] }
         }
         // Breadth-first renumbering.
         var order: [Int] = [0]
