@@ -94,6 +94,30 @@ int ma_capture_stack(uintptr_t *frames) MA_HIDDEN;
 uint32_t ma_intern_stack(const uintptr_t *frames, int count, int *is_new) MA_HIDDEN;
 /* Forgets every stack (a forked child starts a new trace). */
 void ma_stacks_reset(void) MA_HIDDEN;
+
+/* The frame-pointer fast path of the libunwind unwinder (see stacks.c). ma_capture_key walks frame
+ * pointers into key (return addresses, then where the chain ended) and returns the key's length,
+ * or 0 when the unwinder is not libunwind. The others need the writer lock. */
+int ma_capture_key(uintptr_t *key) MA_HIDDEN;
+uint32_t ma_fast_lookup(const uintptr_t *key, int length, int *known) MA_HIDDEN;
+void ma_fast_remember(const uintptr_t *key, int length, const uintptr_t *frames, int depth, uint32_t stack) MA_HIDDEN;
+
+/* A table of frame sequences with a 32-bit value each (stacks.c). */
+struct ma_frame_slot {
+    uint64_t hash; /* 0 = empty */
+    uint32_t depth;
+    uint32_t value;
+    uint64_t offset; /* into frames */
+};
+struct ma_frame_table {
+    struct ma_frame_slot *slots;
+    size_t slot_count, used;
+    uintptr_t *frames;
+    size_t frames_used, frames_capacity;
+};
+int ma_table_find(struct ma_frame_table *t, const uintptr_t *frames, int count, uint32_t *value) MA_HIDDEN;
+int ma_table_insert(struct ma_frame_table *t, const uintptr_t *frames, int count, uint32_t value) MA_HIDDEN;
+void ma_table_reset(struct ma_frame_table *t) MA_HIDDEN;
 /* Forgets the calling thread's cached stack bounds (after fork). */
 void ma_stacks_thread_reset(void) MA_HIDDEN;
 

@@ -2,6 +2,7 @@
  * has the library without headers) or by walking frame pointers, then deduplicated in-process so
  * that each distinct stack is written once and events carry its id. */
 #include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +20,35 @@ static uintptr_t g_self_start, g_self_end;
 static MA_TLS uintptr_t t_stack_low, t_stack_high;
 extern void *__libc_stack_end;
 
+static uintptr_t g_libc_start, g_libc_end;
+static int g_fast_path = 1;
+
+static int find_libc(struct dl_phdr_info *info, size_t size, void *out) {
+    (void)size;
+    uintptr_t *range = out;
+    uintptr_t probe = (uintptr_t)&getpid;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr, end = start + ph->p_memsz;
+        if (probe >= start && probe < end) {
+            range[0] = start;
+            range[1] = end;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int ma_stacks_init(int requested, int max_depth) {
     if (max_depth > 0) g_max_depth = max_depth < MA_MAX_FRAMES - 8 ? max_depth : MA_MAX_FRAMES - 8;
     ma_modules_self_range(&g_self_start, &g_self_end);
+    const char *fast = getenv("MEMATLAS_FAST_STACKS");
+    g_fast_path = !(fast && fast[0] == '0');
+    uintptr_t libc[2] = {0, 0};
+    dl_iterate_phdr(find_libc, libc);
+    g_libc_start = libc[0];
+    g_libc_end = libc[1];
     g_unwinder = requested;
     if (requested == MA_UNWIND_LIBUNWIND) {
         void *lib = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
@@ -59,16 +86,20 @@ static void find_stack_bounds(void) {
     t_stack_low = here - 256 * 1024;
 }
 
-__attribute__((noinline)) static int walk_frame_pointers(uintptr_t *frames, int max) {
+/* Walks the frame-pointer chain from the caller; *last is the address of the last frame record
+ * read (where the chain ended), which pins where on the stack the walk stopped. */
+__attribute__((noinline)) static int walk_frame_pointers(uintptr_t *frames, int max, uintptr_t *last) {
     if (!t_stack_high) find_stack_bounds();
     uintptr_t *fp = __builtin_frame_address(0);
     int n = 0;
+    *last = 0;
     while (n < max) {
         uintptr_t at = (uintptr_t)fp;
         if (at < t_stack_low || at + 16 > t_stack_high || (at & 7)) break;
         uintptr_t ret = fp[1];
         if (ret < 4096) break;
         frames[n++] = ret;
+        *last = at;
         uintptr_t *next = (uintptr_t *)fp[0];
         if ((uintptr_t)next <= at) break;
         fp = next;
@@ -76,13 +107,7 @@ __attribute__((noinline)) static int walk_frame_pointers(uintptr_t *frames, int 
     return n;
 }
 
-__attribute__((noinline)) int ma_capture_stack(uintptr_t *frames) {
-    int n;
-    int want = g_max_depth + 8;
-    if (g_unwinder == MA_UNWIND_LIBUNWIND) n = g_unw_backtrace((void **)frames, want);
-    else if (g_unwinder == MA_UNWIND_FRAME_POINTERS) n = walk_frame_pointers(frames, want);
-    else return 0;
-    if (n < 0) n = 0;
+static int skip_own_frames(uintptr_t *frames, int n) {
     int skip = 0;
     while (skip < n && frames[skip] >= g_self_start && frames[skip] < g_self_end) skip++;
     n -= skip;
@@ -91,20 +116,57 @@ __attribute__((noinline)) int ma_capture_stack(uintptr_t *frames) {
     return n;
 }
 
-/* ---- The stack table: open addressing over (hash, id), frames kept in one arena ---- */
+__attribute__((noinline)) int ma_capture_stack(uintptr_t *frames) {
+    int n;
+    int want = g_max_depth + 8;
+    uintptr_t last;
+    if (g_unwinder == MA_UNWIND_LIBUNWIND) n = g_unw_backtrace((void **)frames, want);
+    else if (g_unwinder == MA_UNWIND_FRAME_POINTERS) n = walk_frame_pointers(frames, want, &last);
+    else return 0;
+    if (n < 0) n = 0;
+    return skip_own_frames(frames, n);
+}
 
-struct ma_stack_slot {
-    uint64_t hash;
-    uint32_t id; /* 0 = empty */
-    uint32_t depth;
-    uint64_t offset; /* into g_frames */
-};
+/* ---- The frame-pointer fast path of the libunwind unwinder ----
+ * libunwind costs about 10 ns a frame; walking frame pointers about 1. For a key made of the
+ * frame-pointer walk (return addresses, then the address where the chain ended), the first capture
+ * also runs libunwind and compares: when the walk agrees with libunwind frame for frame, and what
+ * libunwind found beyond the chain's end is only the C runtime's start code (main's and threads'
+ * callers in libc), the key is remembered with the stack id, and later captures with the same key
+ * skip libunwind. A walk that disagrees (code without frame pointers, signal frames) is remembered
+ * as such, and those captures always use libunwind. */
+int ma_capture_key(uintptr_t *key) {
+    if (g_unwinder != MA_UNWIND_LIBUNWIND || !g_fast_path) return 0;
+    uintptr_t last;
+    int n = walk_frame_pointers(key, g_max_depth + 8, &last);
+    n = skip_own_frames(key, n);
+    if (n <= 0) return 0;
+    key[n] = last;
+    return n + 1;
+}
 
-static struct ma_stack_slot *g_slots;
-static size_t g_slot_count; /* a power of two */
-static size_t g_stack_count;
-static uintptr_t *g_frames;
-static size_t g_frames_used, g_frames_capacity;
+static struct ma_frame_table g_fast_table;
+
+uint32_t ma_fast_lookup(const uintptr_t *key, int length, int *known) {
+    uint32_t value;
+    *known = ma_table_find(&g_fast_table, key, length, &value);
+    return *known ? value : 0;
+}
+
+void ma_fast_remember(const uintptr_t *key, int length, const uintptr_t *frames, int depth, uint32_t stack) {
+    int walked = length - 1;
+    int reliable = walked <= depth && memcmp(key, frames, (size_t)walked * sizeof *frames) == 0 && depth - walked <= 3;
+    if (reliable && depth == g_max_depth && walked < depth) reliable = 0;
+    for (int i = walked; reliable && i < depth; i++) {
+        int outermost = i == depth - 1;
+        if (!(frames[i] >= g_libc_start && frames[i] < g_libc_end) && !outermost) reliable = 0;
+    }
+    ma_table_insert(&g_fast_table, key, length, reliable ? stack : 0);
+}
+
+/* ---- Frame-sequence tables: open addressing over (hash, value), frames kept in one arena ----
+ * The stack table maps each distinct stack to its id (1, 2, ...); the fast-path table maps a
+ * frame-pointer key to a stack id (or 0). Both are used under the writer lock. */
 
 static uint64_t hash_frames(const uintptr_t *frames, int count) {
     uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)count;
@@ -113,59 +175,91 @@ static uint64_t hash_frames(const uintptr_t *frames, int count) {
         h *= 0xff51afd7ed558ccdull;
         h ^= h >> 32;
     }
-    return h | 1; /* never 0 */
+    return h | 1; /* never 0: 0 marks an empty slot */
 }
 
-static int grow_slots(void) {
-    size_t count = g_slot_count ? g_slot_count * 2 : 1 << 14;
-    struct ma_stack_slot *slots = ma_sys_alloc(count * sizeof *slots);
+static int grow_slots(struct ma_frame_table *t) {
+    size_t count = t->slot_count ? t->slot_count * 2 : 1 << 14;
+    struct ma_frame_slot *slots = ma_sys_alloc(count * sizeof *slots);
     if (!slots) return -1;
-    for (size_t i = 0; i < g_slot_count; i++) {
-        if (!g_slots[i].id) continue;
-        size_t j = g_slots[i].hash & (count - 1);
-        while (slots[j].id) j = (j + 1) & (count - 1);
-        slots[j] = g_slots[i];
+    for (size_t i = 0; i < t->slot_count; i++) {
+        if (!t->slots[i].hash) continue;
+        size_t j = t->slots[i].hash & (count - 1);
+        while (slots[j].hash) j = (j + 1) & (count - 1);
+        slots[j] = t->slots[i];
     }
-    ma_sys_release(g_slots, g_slot_count * sizeof *g_slots);
-    g_slots = slots;
-    g_slot_count = count;
+    ma_sys_release(t->slots, t->slot_count * sizeof *t->slots);
+    t->slots = slots;
+    t->slot_count = count;
     return 0;
 }
+
+/* Finds a sequence; returns its slot or NULL, and the hash in *hash. */
+static struct ma_frame_slot *table_lookup(struct ma_frame_table *t, const uintptr_t *frames, int count, uint64_t *hash) {
+    *hash = hash_frames(frames, count);
+    if (!t->slot_count) return NULL;
+    size_t mask = t->slot_count - 1;
+    for (size_t i = *hash & mask; t->slots[i].hash; i = (i + 1) & mask) {
+        struct ma_frame_slot *s = &t->slots[i];
+        if (s->hash == *hash && s->depth == (uint32_t)count &&
+            memcmp(t->frames + s->offset, frames, (size_t)count * sizeof *frames) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+int ma_table_find(struct ma_frame_table *t, const uintptr_t *frames, int count, uint32_t *value) {
+    uint64_t hash;
+    struct ma_frame_slot *s = table_lookup(t, frames, count, &hash);
+    if (!s) return 0;
+    *value = s->value;
+    return 1;
+}
+
+int ma_table_insert(struct ma_frame_table *t, const uintptr_t *frames, int count, uint32_t value) {
+    if ((t->used + 1) * 2 >= t->slot_count && grow_slots(t) != 0) return -1;
+    uint64_t hash = hash_frames(frames, count);
+    if (t->frames_used + (size_t)count > t->frames_capacity) {
+        size_t capacity = t->frames_capacity ? t->frames_capacity * 2 : 1 << 16;
+        while (capacity < t->frames_used + (size_t)count) capacity *= 2;
+        uintptr_t *grown = ma_sys_grow(t->frames, t->frames_capacity * sizeof *t->frames, capacity * sizeof *t->frames);
+        if (!grown) return -1;
+        t->frames = grown;
+        t->frames_capacity = capacity;
+    }
+    size_t mask = t->slot_count - 1;
+    size_t i = hash & mask;
+    while (t->slots[i].hash) i = (i + 1) & mask;
+    memcpy(t->frames + t->frames_used, frames, (size_t)count * sizeof *frames);
+    t->slots[i].hash = hash;
+    t->slots[i].depth = (uint32_t)count;
+    t->slots[i].offset = t->frames_used;
+    t->slots[i].value = value;
+    t->frames_used += (size_t)count;
+    t->used++;
+    return 0;
+}
+
+void ma_table_reset(struct ma_frame_table *t) {
+    if (t->slots) memset(t->slots, 0, t->slot_count * sizeof *t->slots);
+    t->used = 0;
+    t->frames_used = 0;
+}
+
+static struct ma_frame_table g_stack_table;
 
 uint32_t ma_intern_stack(const uintptr_t *frames, int count, int *is_new) {
     *is_new = 0;
     if (count <= 0) return 0;
-    if (g_stack_count * 2 >= g_slot_count && grow_slots() != 0) return 0;
-    uint64_t hash = hash_frames(frames, count);
-    size_t mask = g_slot_count - 1;
-    size_t i = hash & mask;
-    while (g_slots[i].id) {
-        struct ma_stack_slot *s = &g_slots[i];
-        if (s->hash == hash && s->depth == (uint32_t)count &&
-            memcmp(g_frames + s->offset, frames, (size_t)count * sizeof *frames) == 0)
-            return s->id;
-        i = (i + 1) & mask;
-    }
-    if (g_frames_used + (size_t)count > g_frames_capacity) {
-        size_t capacity = g_frames_capacity ? g_frames_capacity * 2 : 1 << 16;
-        while (capacity < g_frames_used + (size_t)count) capacity *= 2;
-        uintptr_t *grown = ma_sys_grow(g_frames, g_frames_capacity * sizeof *g_frames, capacity * sizeof *g_frames);
-        if (!grown) return 0;
-        g_frames = grown;
-        g_frames_capacity = capacity;
-    }
-    memcpy(g_frames + g_frames_used, frames, (size_t)count * sizeof *frames);
-    g_slots[i].hash = hash;
-    g_slots[i].depth = (uint32_t)count;
-    g_slots[i].offset = g_frames_used;
-    g_slots[i].id = (uint32_t)++g_stack_count;
-    g_frames_used += (size_t)count;
+    uint32_t id;
+    if (ma_table_find(&g_stack_table, frames, count, &id)) return id;
+    id = (uint32_t)g_stack_table.used + 1;
+    if (ma_table_insert(&g_stack_table, frames, count, id) != 0) return 0;
     *is_new = 1;
-    return g_slots[i].id;
+    return id;
 }
 
 void ma_stacks_reset(void) {
-    if (g_slots) memset(g_slots, 0, g_slot_count * sizeof *g_slots);
-    g_stack_count = 0;
-    g_frames_used = 0;
+    ma_table_reset(&g_stack_table);
+    ma_table_reset(&g_fast_table);
 }

@@ -439,6 +439,29 @@ static void append_record(const uint8_t *record, size_t length) {
     }
 }
 
+/* The stack id of the current call (g_lock held): from the frame-pointer fast path when its key is
+ * known to be reliable, else from libunwind, which runs with g_lock released (it takes the loader's
+ * lock, which a thread inside dlopen may hold while it waits for ours). */
+static uint32_t current_stack_locked(const uintptr_t *key, int key_length) {
+    int known = 0;
+    if (key_length > 0) {
+        uint32_t id = ma_fast_lookup(key, key_length, &known);
+        if (id) return id;
+    }
+    uintptr_t frames[MA_MAX_FRAMES];
+    int depth;
+    if (g_config.unwinder == MA_UNWIND_LIBUNWIND) {
+        writer_unlock();
+        depth = ma_capture_stack(frames);
+        writer_lock();
+    } else {
+        depth = ma_capture_stack(frames); /* frame pointers or nothing: safe under the lock */
+    }
+    uint32_t id = put_stack(frames, depth);
+    if (key_length > 0 && !known && id) ma_fast_remember(key, key_length, frames, depth, id);
+    return id;
+}
+
 static void emit_modules(void) {
     pthread_mutex_lock(&g_modules_lock);
     g_modules_stale = 0;
@@ -728,11 +751,11 @@ int ma_is_recording(void) {
 
 void ma_record_alloc(int tag, size_t size, size_t alignment, void *result) {
     ma_in_recorder = 1;
-    uintptr_t frames[MA_MAX_FRAMES];
-    int depth = ma_capture_stack(frames);
+    uintptr_t key[MA_MAX_FRAMES + 1];
+    int key_length = ma_capture_key(key);
     pid_t tid = current_tid();
     writer_lock();
-    uint32_t stack = put_stack(frames, depth);
+    uint32_t stack = current_stack_locked(key, key_length);
     uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
     p = put_thread(p, tid);
     *p++ = (uint8_t)tag;
@@ -762,17 +785,18 @@ void ma_record_free(void *block) {
 
 void *ma_record_realloc(int tag, void *old, size_t nmemb, size_t size) {
     ma_in_recorder = 1;
-    uintptr_t frames[MA_MAX_FRAMES];
-    int depth = ma_capture_stack(frames);
+    uintptr_t key[MA_MAX_FRAMES + 1];
+    int key_length = ma_capture_key(key);
     pid_t tid = current_tid();
     size_t total = size;
     if (tag == MA_REC_REALLOCARRAY && __builtin_mul_overflow(nmemb, size, &total)) total = SIZE_MAX;
     writer_lock();
+    /* The stack first: the lock is then held from the real call to the record. */
+    uint32_t stack = current_stack_locked(key, key_length);
     ma_in_recorder = 0; /* what the real function allocates through nested calls is the program's */
     void *result = tag == MA_REC_REALLOC ? ma_real.realloc(old, size) : ma_real.reallocarray(old, nmemb, size);
     int saved_errno = errno;
     ma_in_recorder = 1;
-    uint32_t stack = put_stack(frames, depth);
     uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
     p = put_thread(p, tid);
     *p++ = (uint8_t)tag;
@@ -790,12 +814,12 @@ void *ma_record_realloc(int tag, void *old, size_t nmemb, size_t size) {
 
 void ma_record_mmap(size_t length, int prot, int flags, void *result) {
     ma_in_recorder = 1;
-    uintptr_t frames[MA_MAX_FRAMES];
-    int depth = ma_capture_stack(frames);
+    uintptr_t key[MA_MAX_FRAMES + 1];
+    int key_length = ma_capture_key(key);
     pid_t tid = current_tid();
     if (result == (void *)-1) result = NULL;
     writer_lock();
-    uint32_t stack = put_stack(frames, depth);
+    uint32_t stack = current_stack_locked(key, key_length);
     uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
     p = put_thread(p, tid);
     *p++ = MA_REC_MMAP;
@@ -826,15 +850,15 @@ void ma_record_munmap(void *start, size_t length) {
 
 void *ma_record_mremap(void *old, size_t old_length, size_t new_length, int flags, void *new_address) {
     ma_in_recorder = 1;
-    uintptr_t frames[MA_MAX_FRAMES];
-    int depth = ma_capture_stack(frames);
+    uintptr_t key[MA_MAX_FRAMES + 1];
+    int key_length = ma_capture_key(key);
     pid_t tid = current_tid();
     writer_lock();
+    uint32_t stack = current_stack_locked(key, key_length);
     ma_in_recorder = 0;
     void *result = ma_real.mremap(old, old_length, new_length, flags, new_address);
     int saved_errno = errno;
     ma_in_recorder = 1;
-    uint32_t stack = put_stack(frames, depth);
     uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
     p = put_thread(p, tid);
     *p++ = MA_REC_MREMAP;
