@@ -9,7 +9,7 @@ struct MemAtlas: ParsableCommand {
         subcommands: [
             // Recording and trace analysis (issue 2 onwards).
             RunCommand.self, RecordCommand.self, SummaryCommand.self, DumpCommand.self,
-            FlameGraphCommand.self, DiffCommand.self,
+            FlameGraphCommand.self, DiffCommand.self, HeapMapCommand.self,
             SimulateCommand.self,
             // Virtual memory of live processes (issue 7).
             VMCommand.self, PageCacheCommand.self, FaultsCommand.self,

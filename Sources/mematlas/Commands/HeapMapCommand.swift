@@ -1,0 +1,136 @@
+import Analysis
+import ArgumentParser
+import Foundation
+import Render
+import TraceIO
+
+/// `--colour` of `heapmap`.
+enum HeapMapColourScheme: String, CaseIterable, ExpressibleByArgument {
+    case site, size
+}
+
+/// A bad option value or an unusable trace for `heapmap`, reported on one line.
+struct HeapMapInputError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// `mematlas heapmap`: the heap map of a trace at one moment (or over the run), with its
+/// fragmentation figures and the RSS breakdown.
+struct HeapMapCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "heapmap",
+        abstract: "Draw the heap map of a trace (SVG) and print fragmentation figures and the RSS breakdown.",
+        discussion: """
+        Regions are inferred from block addresses: the brk heap, glibc's 64 MiB arena heaps, and \
+        blocks malloc served with their own mmap; gaps over 1 MiB are cut. Blocks are drawn at their \
+        glibc chunk size (header and rounding included). Free-but-resident heap comes from the \
+        trace's page-residency snapshots; without them it is reported as not measured.
+        """
+    )
+
+    @Argument(help: "A trace written by `mematlas record`.")
+    var trace: String
+
+    @Option(help: "The moment: peak (largest live heap), end, or seconds since the start.")
+    var at: String = "peak"
+
+    @Option(name: .shortAndLong, help: "The SVG to write (frames: NAME-000.svg, NAME-001.svg, ...).")
+    var output: String = "heapmap.svg"
+
+    @Option(help: "Colour used blocks by call site or by size class.")
+    var colour: HeapMapColourScheme = .site
+
+    @Flag(help: "Write one SVG that plays the heap map over the run (--frames frames, default 20).")
+    var animate = false
+
+    @Option(help: "Write a series of N heap maps evenly spaced over the run (NAME-000.svg ...).")
+    var frames: Int?
+
+    func validate() throws {
+        if let frames, frames < 1 || frames > 1000 { throw ValidationError("--frames must be between 1 and 1000") }
+        _ = try moment()
+    }
+
+    func moment() throws -> HeapMoment {
+        switch at {
+        case "peak": return .peak
+        case "end": return .end
+        default:
+            guard let seconds = Double(at), seconds >= 0, seconds.isFinite else {
+                throw ValidationError("--at: expected peak, end or a number of seconds, got \(at)")
+            }
+            return .time(ns: UInt64(seconds * 1e9))
+        }
+    }
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: trace) else { throw HeapMapInputError(description: "\(trace): no such file") }
+        let reader = try TraceReader(path: trace)
+        if animate || frames != nil {
+            try runFrames(reader: reader, count: frames ?? 20)
+            return
+        }
+        var picture: String?
+        var figures = ""
+        let run = try HeapMapAnalysis.run(reader: reader, moments: [try moment()]) { _, map in
+            let title = "Heap map of " + ((reader.process?.executable).map { ($0 as NSString).lastPathComponent } ?? trace)
+            picture = HeapMapPicture.svg(
+                map, colouring: colouring(for: map, reader: reader), title: title,
+                subtitle: "--at \(at): \(Format.seconds(Double(map.timeNs) / 1e9)), \(Format.bytes(map.overall.liveBytes)) live in \(Format.count(map.overall.blocks)) blocks, "
+                    + "\(Format.count(map.overall.holes)) holes, RSS \(Format.bytes(map.residentBytes))")
+            figures = HeapMapText.figures(map)
+        }
+        try write(picture ?? "", to: output)
+        print("Peak live heap \(Format.bytes(run.peakBytes)) at \(Format.seconds(Double(run.peakTimeNs) / 1e9)); \(Format.count(run.events)) events; \(run.residencySnapshots) residency snapshots")
+        print(figures)
+        print(HeapMapText.breakdown(run), terminator: "")
+        print("wrote \(output)")
+    }
+
+    private func colouring(for map: HeapMap, reader: TraceReader) -> HeapMapColouring {
+        switch colour {
+        case .size: return .bySize
+        case .site:
+            let sites = HeapMapCallSites(map: map, stacks: reader.stacks, symbolizer: Symbolizer(moduleMaps: reader.moduleMaps))
+            return .byCallSite(siteOfStack: sites.siteOfStack, siteNames: sites.names)
+        }
+    }
+
+    private func runFrames(reader: TraceReader, count: Int) throws {
+        let moments: [HeapMoment] = (0..<count).map { count == 1 ? .end : .fractionOfRun(Double($0 + 1) / Double(count)) }
+        // First replay: the scale every frame needs, so that all frames share the largest.
+        var perRow: UInt64 = 256
+        _ = try HeapMapAnalysis.run(reader: reader, moments: moments) { _, map in perRow = max(perRow, HeapMapPicture.bytesPerRow(for: map)) }
+        let colouring = HeapMapColouring.bySize
+        if colour == .site {
+            FileHandle.standardError.write(Data("heapmap: frames are coloured by size class (call-site colours would change between frames)\n".utf8))
+        }
+        let name = ((reader.process?.executable).map { ($0 as NSString).lastPathComponent } ?? trace) + " (" + (trace as NSString).lastPathComponent + ")"
+        let base = output.hasSuffix(".svg") ? String(output.dropLast(4)) : output
+        var animation: [(map: HeapMap, caption: String)] = []
+        let run = try HeapMapAnalysis.run(reader: reader, moments: moments) { index, map in
+            let caption = "frame \(index + 1)/\(count): \(Format.seconds(Double(map.timeNs) / 1e9)), \(Format.bytes(map.overall.liveBytes)) live, "
+                + "\(Format.count(map.overall.holes)) holes, \(Format.bytes(map.overall.freeBytes)) free, RSS \(Format.bytes(map.residentBytes))"
+            if animate {
+                animation.append((map, caption))
+            } else {
+                let path = base + "-" + String(format: "%03d", index) + ".svg"
+                try write(HeapMapPicture.svg(map, colouring: colouring, title: "Heap map of \(name)", subtitle: caption, bytesPerRow: perRow), to: path)
+            }
+            print(caption)
+        }
+        if animate {
+            try write(HeapMapPicture.animatedSVG(animation, colouring: colouring, title: "Heap map of \(name) over the run"), to: output)
+            print("wrote \(output)")
+        } else {
+            print("wrote \(base)-000.svg ... \(base)-\(String(format: "%03d", count - 1)).svg")
+        }
+        print(HeapMapText.breakdown(run), terminator: "")
+    }
+
+    private func write(_ text: String, to path: String) throws {
+        do { try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+            throw HeapMapInputError(description: "\(path): cannot write (\(error.localizedDescription))")
+        }
+    }
+}
