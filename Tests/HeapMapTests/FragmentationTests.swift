@@ -82,10 +82,11 @@ struct FragmentationTests {
         var script = EventScript()
         script.malloc(100, at: brkBase + 16)
         script.malloc(100, at: brkBase + 16 + 112)
-        script.realloc(brkBase + 16, to: brkBase + 16 + 224, size: 300)
+        script.malloc(100, at: brkBase + 16 + 224)
+        script.realloc(brkBase + 16 + 112, to: brkBase + 16 + 336, size: 300)
         let map = script.maps(at: [.end])[0]
-        #expect(map.overall.blocks == 2)
-        #expect(map.overall.liveBytes == 400)
+        #expect(map.overall.blocks == 3)
+        #expect(map.overall.liveBytes == 500)
         #expect(map.overall.holes == 1)
         #expect(map.overall.freeBytes == 112)
     }
