@@ -125,8 +125,41 @@ struct ResidencyTests {
         // The resident [heap] page (4,096 bytes) minus the four live chunks in it.
         #expect(b.freeResidentBytes == 4096 - 4 * 208)
         #expect(b.otherBytes == 300_000 - 200_800 - 736 - 3264)
+        #expect(b.mappedResidentBytes == 0)
         #expect(b.terms.reduce(0, +) == Int64(rss))
         #expect(b.isMeasured)
+    }
+
+    @Test func programMappingsAreTheirOwnTerm() {
+        let (blocks, snapshot) = fixture()
+        // The program's own mmap over the [heap]'s neighbour: only its resident pages count.
+        let extra = ResidencySnapshot(timeNs: 5, regions: snapshot.regions + [
+            ResidentRegion(start: 0x7f30_0000_0000, length: 5 * 4096, kind: .anonymous, pageSize: 4096, runs: [1, 3, 1]),
+        ])
+        let b = RSSBreakdown.measured(
+            timeNs: 5, residentBytes: 400_000, blocks: blocks, residency: extra, arenaBases: [],
+            programMappings: [(0x7f30_0000_0000, 0x7f30_0000_0000 + 5 * 4096)])
+        #expect(b.mappedResidentBytes == 3 * 4096)
+        #expect(b.terms.reduce(0, +) == 400_000)
+    }
+
+    @Test func mappingsAreCutByMunmap() {
+        var mmap = TraceEvent()
+        mmap.function = .mmap
+        mmap.address = Address(0x1000)
+        mmap.size = 0x4000
+        var munmap = TraceEvent()
+        munmap.function = .munmap
+        munmap.address = Address(0x2000)
+        munmap.size = 0x1000
+        var ranges: [[UInt64]] = []
+        var replay = LiveHeapReplay(captures: [.init(tag: 0, moment: .afterEvents(2))]) { state in
+            ranges = state.programMappings.map { [$0.start, $0.end] }
+        }
+        replay.visit(mmap)
+        replay.visit(munmap)
+        replay.finish()
+        #expect(ranges == [[0x1000, 0x2000], [0x3000, 0x5000]])
     }
 
     @Test func withoutResidencyFreeHeapIsNotMeasured() {

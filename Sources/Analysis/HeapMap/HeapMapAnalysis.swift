@@ -60,7 +60,7 @@ public enum HeapMapAnalysis {
                 let rss = state.triggeringTick?.residentBytes ?? state.residentBytes
                 breakdowns.append(RSSBreakdown.measured(
                     timeNs: snapshot.timeNs, residentBytes: rss, blocks: state.sortedBlocks(), residency: snapshot,
-                    arenaBases: state.arenaBases, pageSize: pageSize))
+                    arenaBases: state.arenaBases, programMappings: state.programMappings, pageSize: pageSize))
                 return
             }
             let lastTick = state.timeNs

@@ -90,6 +90,9 @@ public struct LiveHeapState {
     public var chunkBytes: UInt64
     /// Non-main arena heap bases seen so far in the run.
     public var arenaBases: Set<UInt64>
+    /// Anonymous mappings the program made itself (mmap/mremap events; not malloc's own), as sorted
+    /// `[start, end)` ranges.
+    public var programMappings: [(start: UInt64, end: UInt64)]
     /// The tick whose arrival triggered a time capture (time in ns, RSS in bytes), if any: RSS
     /// measured right after the moment.
     public var triggeringTick: (timeNs: UInt64, residentBytes: UInt64)?
@@ -145,6 +148,7 @@ public struct LiveHeapReplay: TraceVisitor {
     private var timeNs: UInt64 = 0
     private var residentBytes: UInt64 = 0
     private var arenaBases = Set<UInt64>()
+    private var mappings = ProgramMappings()
     private var byEvents: [(UInt64, Int)]
     private var byTime: [(UInt64, Int)]
     private var nextByEvents = 0
@@ -172,7 +176,7 @@ public struct LiveHeapReplay: TraceVisitor {
     private func capture(_ tag: Int, tick: (timeNs: UInt64, residentBytes: UInt64)? = nil) {
         onCapture(LiveHeapState(
             tag: tag, events: events, timeNs: timeNs, residentBytes: residentBytes, liveBytes: liveBytes,
-            chunkBytes: chunkBytes, arenaBases: arenaBases, triggeringTick: tick, live: live))
+            chunkBytes: chunkBytes, arenaBases: arenaBases, programMappings: mappings.ranges, triggeringTick: tick, live: live))
     }
 
     public mutating func visitTick(timeNs: UInt64, residentBytes: UInt64) {
@@ -198,6 +202,16 @@ public struct LiveHeapReplay: TraceVisitor {
             arenaBases.insert(event.address.rawValue & ~(GlibcChunk.arenaHeapAlignment - 1))
         }
         Self.apply(event, to: live, liveBytes: &liveBytes, chunkBytes: &chunkBytes)
+        switch event.function {
+        case .mmap where event.address.rawValue != 0:
+            mappings.map(event.address.rawValue, length: event.size)
+        case .munmap:
+            mappings.unmap(event.address.rawValue, length: event.size)
+        case .mremap where event.address.rawValue != 0:
+            mappings.unmap(event.oldAddress.rawValue, length: event.oldSize)
+            mappings.map(event.address.rawValue, length: event.size)
+        default: break
+        }
     }
 
     /// Captures every moment not reached yet (moments past the end see the final heap).
@@ -242,5 +256,33 @@ public struct LiveHeapReplay: TraceVisitor {
         default:
             if event.address.rawValue != 0 { allocate() }
         }
+    }
+}
+
+/// The program's own anonymous mappings as sorted, non-overlapping ranges; munmap may cut them.
+struct ProgramMappings {
+    private(set) var ranges: [(start: UInt64, end: UInt64)] = []
+
+    mutating func map(_ start: UInt64, length: UInt64) {
+        guard length > 0 else { return }
+        unmap(start, length: length)
+        let i = ranges.firstIndex { $0.start > start } ?? ranges.count
+        ranges.insert((start, start &+ length), at: i)
+    }
+
+    mutating func unmap(_ start: UInt64, length: UInt64) {
+        let end = start &+ length
+        guard length > 0, ranges.contains(where: { $0.start < end && $0.end > start }) else { return }
+        var kept: [(start: UInt64, end: UInt64)] = []
+        kept.reserveCapacity(ranges.count + 1)
+        for r in ranges {
+            if r.end <= start || r.start >= end {
+                kept.append(r)
+                continue
+            }
+            if r.start < start { kept.append((r.start, start)) }
+            if end < r.end { kept.append((end, r.end)) }
+        }
+        ranges = kept
     }
 }

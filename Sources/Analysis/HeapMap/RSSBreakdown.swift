@@ -1,7 +1,8 @@
 import TraceModel
 
 /// Where a process's resident memory went at one moment: live heap data, allocator overhead,
-/// freed heap the allocator still holds in resident pages, and everything else.
+/// freed heap the allocator still holds in resident pages, the program's own anonymous mmaps
+/// (measured only), and everything else.
 ///
 /// With a residency snapshot the heap terms count resident bytes only and `otherBytes` is the
 /// remainder (stacks, code, file mappings, other anonymous memory), so the terms add up to
@@ -22,6 +23,8 @@ public struct RSSBreakdown: Sendable, Equatable, Codable {
     public var overheadResidentBytes: UInt64?
     /// Heap bytes in resident pages that no live block covers: freed, not returned (nil: not measured).
     public var freeResidentBytes: UInt64?
+    /// Resident bytes of the program's own anonymous mmaps (pymalloc arenas, custom allocators) (nil: not measured).
+    public var mappedResidentBytes: UInt64?
     /// Resident heap mapping bytes (brk heap, arena heaps, malloc's mmaps) (nil: not measured).
     public var heapResidentBytes: UInt64?
     /// Everything else: RSS minus the terms above, in bytes (negative only if the inputs disagree).
@@ -33,7 +36,7 @@ public struct RSSBreakdown: Sendable, Equatable, Codable {
     /// The terms that add up to `residentBytes`, in bytes.
     public var terms: [Int64] {
         if isMeasured {
-            return [Int64(liveResidentBytes!), Int64(overheadResidentBytes!), Int64(freeResidentBytes!), otherBytes]
+            return [Int64(liveResidentBytes!), Int64(overheadResidentBytes!), Int64(freeResidentBytes!), Int64(mappedResidentBytes ?? 0), otherBytes]
         }
         return [Int64(liveBytes), Int64(overheadBytes), otherBytes]
     }
@@ -47,11 +50,11 @@ public struct RSSBreakdown: Sendable, Equatable, Codable {
     }
 
     /// The measured breakdown: live blocks (sorted by address) against a residency snapshot of the
-    /// same moment. Heap mappings are the `[heap]` mapping, the anonymous mappings inside non-main
+    /// same moment, and the program's own anonymous mappings (sorted ranges). Heap mappings are the `[heap]` mapping, the anonymous mappings inside non-main
     /// arena heaps (`arenaBases`, clipped to 64 MiB each) and malloc's own mmaps of live blocks.
     public static func measured(
         timeNs: UInt64, residentBytes: UInt64, blocks: [LiveBlock], residency: ResidencySnapshot,
-        arenaBases: Set<UInt64>, pageSize: UInt64 = 4096
+        arenaBases: Set<UInt64>, programMappings: [(start: UInt64, end: UInt64)] = [], pageSize: UInt64 = 4096
     ) -> RSSBreakdown {
         var heapRanges: [(start: UInt64, end: UInt64)] = []
         for region in residency.regions {
@@ -94,10 +97,13 @@ public struct RSSBreakdown: Sendable, Equatable, Codable {
         var mmappedResident: UInt64 = 0
         all.rewind()
         for r in mmappedRanges { mmappedResident += all.residentBytes(from: r.start, to: r.end) }
+        all.rewind()
+        var mappedResident: UInt64 = 0
+        for r in programMappings { mappedResident += all.residentBytes(from: r.start, to: r.end) }
         return RSSBreakdown(
             timeNs: timeNs, residentBytes: residentBytes, liveBytes: live, overheadBytes: chunk - min(chunk, live),
             liveResidentBytes: liveResident, overheadResidentBytes: overheadResident, freeResidentBytes: freeResident,
-            heapResidentBytes: heapResident + mmappedResident,
-            otherBytes: Int64(residentBytes) - Int64(liveResident) - Int64(overheadResident) - Int64(freeResident))
+            mappedResidentBytes: mappedResident, heapResidentBytes: heapResident + mmappedResident,
+            otherBytes: Int64(residentBytes) - Int64(liveResident) - Int64(overheadResident) - Int64(freeResident) - Int64(mappedResident))
     }
 }

@@ -53,17 +53,18 @@ public enum HeapMapText {
             }
             return out
         }
-        line("RSS breakdown (resident bytes; heap terms measured from page-residency snapshots; other = stacks, code, file mappings, other anonymous memory)")
-        line(pad("time", 10) + pad("RSS", 12) + pad("live", 12) + pad("overhead", 12) + pad("free heap", 12) + pad("other", 12))
+        line("RSS breakdown (resident bytes, measured from page-residency snapshots; mmaps = the program's own anonymous mmaps such as pymalloc arenas; other = stacks, code, file mappings, other anonymous memory)")
+        line(pad("time", 10) + pad("RSS", 12) + pad("live", 12) + pad("overhead", 12) + pad("free heap", 12) + pad("mmaps", 12) + pad("other", 12))
         for i in pick(run.breakdowns.count, rows) {
             let b = run.breakdowns[i]
             line(pad(Format.seconds(Double(b.timeNs) / 1e9), 10) + pad(Format.bytes(b.residentBytes), 12) + pad(Format.bytes(b.liveResidentBytes ?? 0), 12)
-                 + pad(Format.bytes(b.overheadResidentBytes ?? 0), 12) + pad(Format.bytes(b.freeResidentBytes ?? 0), 12) + pad(signed(b.otherBytes), 12))
+                 + pad(Format.bytes(b.overheadResidentBytes ?? 0), 12) + pad(Format.bytes(b.freeResidentBytes ?? 0), 12)
+                 + pad(Format.bytes(b.mappedResidentBytes ?? 0), 12) + pad(signed(b.otherBytes), 12))
         }
         if let top = run.breakdowns.max(by: { $0.residentBytes < $1.residentBytes }) {
             line("At \(Format.seconds(Double(top.timeNs) / 1e9)), of \(Format.bytes(top.residentBytes)) RSS, \(Format.bytes(top.liveResidentBytes ?? 0)) is live data, "
                  + "\(Format.bytes(top.overheadResidentBytes ?? 0)) allocator overhead, \(Format.bytes(top.freeResidentBytes ?? 0)) freed heap the allocator has not returned, "
-                 + "\(signed(top.otherBytes)) everything else.")
+                 + "\(Format.bytes(top.mappedResidentBytes ?? 0)) the program's own mmaps, \(signed(top.otherBytes)) everything else.")
         }
         return out
     }
