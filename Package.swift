@@ -51,6 +51,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["mematlas", "TestSupport"]),
         .testTarget(name: "AllocatorLabTests", dependencies: ["AllocatorLab", "Render", "TestSupport"]),
         .testTarget(name: "FlameGraphTests", dependencies: ["Analysis", "Render", "TestSupport"]),
+        .testTarget(name: "ReportTests", dependencies: ["Analysis", "Render", "TestSupport"]),
         .testTarget(name: "HeapMapTests", dependencies: ["Analysis", "Render", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

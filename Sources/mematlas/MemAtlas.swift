@@ -8,7 +8,7 @@ struct MemAtlas: ParsableCommand {
         abstract: "A memory profiler and memory explorer for Linux programs.",
         subcommands: [
             // Recording and trace analysis (issue 2 onwards).
-            RunCommand.self, RecordCommand.self, SummaryCommand.self, DumpCommand.self,
+            RunCommand.self, RecordCommand.self, SummaryCommand.self, ReportCommand.self, DumpCommand.self,
             FlameGraphCommand.self, DiffCommand.self, HeapMapCommand.self,
             SimulateCommand.self,
             // Virtual memory of live processes (issue 7).

@@ -7,7 +7,7 @@ import Recording
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Record a program (or the bundled example) and print its summary.",
+        abstract: "Record a program (or the bundled example), write its HTML report and print its summary.",
         discussion: "With no program, runs the bundled example Examples/\(ExampleProgram.defaultExample)."
     )
 
@@ -18,6 +18,12 @@ struct RunCommand: ParsableCommand {
 
     @Option(help: "Call sites listed per ranking.")
     var top: Int = 5
+
+    @Option(help: "The HTML report to write (default: the trace's path + .html).")
+    var html: String?
+
+    @Flag(help: "Do not write the HTML report.")
+    var noReport = false
 
     @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --); none runs the bundled example.")
     var command: [String] = []
@@ -31,7 +37,15 @@ struct RunCommand: ParsableCommand {
         }
         let result = try Recorder.run(program: words[0], arguments: Array(words.dropFirst()), options: recordOptions)
         FileHandle.standardError.write(Data(traceListing(result).utf8))
-        let (report, _, _) = try TraceSummary.summarize(path: result.mainTrace, top: top, progress: ProgressBar.forTerminal())
+        let report: SummaryReport
+        if noReport {
+            (report, _, _) = try TraceSummary.summarize(path: result.mainTrace, top: top, progress: ProgressBar.forTerminal())
+        } else {
+            // One pass gives both the summary and the HTML report.
+            let path = html ?? result.mainTrace + ".html"
+            report = try writeHTMLReport(trace: result.mainTrace, to: path, top: top).summary
+            FileHandle.standardError.write(Data("report: \(path)\n".utf8))
+        }
         print(renderSummary(report, json: json, top: top), terminator: "")
         if result.shellStatus != 0 { throw ExitCode(result.shellStatus) }
     }

@@ -1,0 +1,282 @@
+/// The HTML report's script: draws the timeline (hover values, drag to zoom) and the flame graphs
+/// (kind switch, click to zoom, search) from the page's JSON block, and sorts the tables. Marks
+/// `<body data-ready="1">` when done; errors go to `data-errors` on `<html>` (see the page head).
+enum HTMLReportScript {
+    static let source = #"""
+    (function () {
+      "use strict";
+      var data = JSON.parse(document.getElementById("report-data").textContent);
+      var SVG = "http://www.w3.org/2000/svg";
+
+      function count(v) { return String(Math.round(v)).replace(/\B(?=(\d{3})+(?!\d))/g, ","); }
+      function bytes(v) {
+        if (v < 1024) return Math.round(v) + " B";
+        var units = ["KiB", "MiB", "GiB", "TiB", "PiB"], u = 0;
+        v /= 1024;
+        while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+        return v.toFixed(1) + " " + units[u];
+      }
+      function seconds(ns) { return (ns / 1e9).toFixed(3) + " s"; }
+      function el(name, attrs, parent) {
+        var e = document.createElementNS(SVG, name);
+        for (var k in attrs) e.setAttribute(k, attrs[k]);
+        if (parent) parent.appendChild(e);
+        return e;
+      }
+
+      // ---- Timeline ----
+      (function timeline() {
+        var box = document.getElementById("timeline-chart");
+        var info = document.getElementById("timeline-info");
+        var t = data.timeline.t, heap = data.timeline.heap, rss = data.timeline.rss;
+        var W = 1200, H = 300, L = 78, R = 40, T = 16, B = 34;
+        var full = [0, Math.max(data.durationNs, t.length ? t[t.length - 1] : 0, 1)];
+        var domain = full.slice();
+        var svg = el("svg", { viewBox: "0 0 " + W + " " + H, id: "timeline-svg" }, box);
+        var maxY = 1;
+        for (var i = 0; i < t.length; i++) maxY = Math.max(maxY, heap[i], rss[i]);
+        maxY = Math.max(maxY, data.peakHeap.v, data.peakRSS.v) * 1.05;
+        var g = el("g", {}, svg);
+        var cursor = el("line", { y1: T, y2: H - B, stroke: "#888", "stroke-dasharray": "3,3", visibility: "hidden" }, svg);
+        var band = el("rect", { y: T, height: H - T - B, fill: "rgba(26,95,180,0.15)", visibility: "hidden" }, svg);
+        function x(v) { return L + (v - domain[0]) / (domain[1] - domain[0]) * (W - L - R); }
+        function y(v) { return H - B - v / maxY * (H - T - B); }
+        function tAt(px) { return domain[0] + (px - L) / (W - L - R) * (domain[1] - domain[0]); }
+        function draw() {
+          while (g.firstChild) g.removeChild(g.firstChild);
+          var axis = el("g", { "class": "axis" }, g);
+          for (var k = 0; k <= 4; k++) {
+            var v = maxY / 1.05 * k / 4;
+            el("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), "class": "grid" }, axis);
+            el("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, axis).textContent = bytes(v);
+          }
+          for (var k2 = 0; k2 <= 6; k2++) {
+            var tv = domain[0] + (domain[1] - domain[0]) * k2 / 6;
+            el("text", { x: x(tv), y: H - B + 16, "text-anchor": "middle" }, axis).textContent = seconds(tv);
+          }
+          el("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, stroke: "#999" }, axis);
+          var clip = "timeline-clip";
+          var defs = el("defs", {}, g);
+          el("rect", { x: L, y: 0, width: W - L - R, height: H }, el("clipPath", { id: clip }, defs));
+          var plot = el("g", { "clip-path": "url(#" + clip + ")" }, g);
+          function line(values, colour, id) {
+            var pts = [];
+            for (var i = 0; i < t.length; i++) pts.push(x(t[i]).toFixed(1) + "," + y(values[i]).toFixed(1));
+            el("polyline", { points: pts.join(" "), fill: "none", stroke: colour, "stroke-width": 1.6, id: id }, plot);
+          }
+          line(rss, "#1a5fb4", "timeline-rss");
+          line(heap, "#d9480f", "timeline-heap");
+          var px = x(data.peakHeap.t);
+          el("line", { x1: px, x2: px, y1: T, y2: H - B, stroke: "#d9480f", "stroke-width": 1, "stroke-dasharray": "5,3" }, plot);
+          el("circle", { cx: px, cy: y(data.peakHeap.v), r: 4, fill: "#d9480f", id: "timeline-peak" }, plot);
+          el("text", { x: Math.min(px + 6, W - 190), y: y(data.peakHeap.v) - 6, fill: "#d9480f", "font-size": 12 }, plot)
+            .textContent = "heap peak " + bytes(data.peakHeap.v) + " at " + seconds(data.peakHeap.t);
+          var legend = el("g", { "class": "legend" }, g);
+          el("rect", { x: W - R - 210, y: T + 2, width: 12, height: 3, fill: "#d9480f" }, legend);
+          el("text", { x: W - R - 194, y: T + 7, "font-size": 12 }, legend).textContent = "live heap";
+          el("rect", { x: W - R - 120, y: T + 2, width: 12, height: 3, fill: "#1a5fb4" }, legend);
+          el("text", { x: W - R - 104, y: T + 7, "font-size": 12 }, legend).textContent = "RSS";
+        }
+        function toSVG(ev) {
+          var r = svg.getBoundingClientRect();
+          return (ev.clientX - r.left) / r.width * W;
+        }
+        function nearest(tv) {
+          var lo = 0, hi = t.length - 1;
+          while (lo < hi) { var mid = (lo + hi) >> 1; if (t[mid] < tv) lo = mid + 1; else hi = mid; }
+          if (lo > 0 && Math.abs(t[lo - 1] - tv) < Math.abs(t[lo] - tv)) lo--;
+          return lo;
+        }
+        var dragFrom = null;
+        svg.addEventListener("mousemove", function (ev) {
+          var px = toSVG(ev);
+          if (dragFrom !== null) {
+            band.setAttribute("x", Math.min(dragFrom, px));
+            band.setAttribute("width", Math.abs(px - dragFrom));
+            band.setAttribute("visibility", "visible");
+          }
+          if (!t.length || px < L || px > W - R) { cursor.setAttribute("visibility", "hidden"); return; }
+          var i = nearest(tAt(px));
+          cursor.setAttribute("x1", x(t[i])); cursor.setAttribute("x2", x(t[i]));
+          cursor.setAttribute("visibility", "visible");
+          info.textContent = "t " + seconds(t[i]) + "   live heap " + bytes(heap[i]) + "   RSS " + bytes(rss[i]);
+        });
+        svg.addEventListener("mouseleave", function () { cursor.setAttribute("visibility", "hidden"); });
+        svg.addEventListener("mousedown", function (ev) { dragFrom = toSVG(ev); ev.preventDefault(); });
+        window.addEventListener("mouseup", function (ev) {
+          if (dragFrom === null) return;
+          var a = tAt(Math.min(dragFrom, toSVG(ev))), b = tAt(Math.max(dragFrom, toSVG(ev)));
+          dragFrom = null;
+          band.setAttribute("visibility", "hidden");
+          if (b - a > (domain[1] - domain[0]) / 200) zoomTo(Math.max(full[0], a), Math.min(full[1], b));
+        });
+        function zoomTo(a, b) {
+          domain = [a, b];
+          box.setAttribute("data-zoom", Math.round(a) + "-" + Math.round(b));
+          info.textContent = "showing " + seconds(a) + " to " + seconds(b) + " (timeline only; tables and flame graphs show the whole run)";
+          draw();
+        }
+        svg.addEventListener("dblclick", function () { domain = full.slice(); box.removeAttribute("data-zoom"); draw(); });
+        document.getElementById("timeline-reset").addEventListener("click", function () { domain = full.slice(); box.removeAttribute("data-zoom"); draw(); });
+        window.reportTimeline = { zoomTo: zoomTo };
+        draw();
+      })();
+
+      // ---- Flame graphs ----
+      (function flameGraphs() {
+        var box = document.getElementById("fg");
+        var caption = document.getElementById("fg-caption");
+        var details = document.getElementById("fg-details");
+        var search = document.getElementById("fg-search");
+        var buttons = document.getElementById("fg-tabs").getElementsByTagName("button");
+        var ROW = 18;
+        var current = null, zoomed = 0, graphs = {};
+        function load(kind) {
+          if (graphs[kind]) return graphs[kind];
+          var src = data.graphs[kind], a = src.nodes, n = a.length / 6;
+          var nodes = [];
+          for (var i = 0; i < n; i++) {
+            var p = a[6 * i];
+            nodes.push({ parent: p, name: a[6 * i + 1], loc: a[6 * i + 2], weight: a[6 * i + 3], bytes: a[6 * i + 4], count: a[6 * i + 5],
+                         depth: p < 0 ? 0 : nodes[p].depth + 1, children: [] });
+            if (p >= 0) nodes[p].children.push(i);
+          }
+          graphs[kind] = { kind: kind, src: src, nodes: nodes };
+          return graphs[kind];
+        }
+        function nameOf(node) { return node.name < 0 ? "(" + node.loc + " smaller frames)" : data.names[node.name]; }
+        function colour(name) {
+          var h = 0x811c9dc5;
+          for (var i = 0; i < name.length; i++) { h ^= name.charCodeAt(i); h = Math.imul(h, 0x01000193) >>> 0; }
+          return "rgb(" + (205 + (h & 0x31)) + "," + (60 + ((h >>> 8) % 160)) + "," + ((h >>> 16) % 55) + ")";
+        }
+        function describe(g, node) {
+          var total = g.nodes[0].weight;
+          var share = total ? (node.weight * 100 / total).toFixed(1) + "%" : "0.0%";
+          var where = node.name >= 0 && node.loc >= 0 ? " (" + data.locations[node.loc] + ")" : "";
+          var fig;
+          switch (g.kind) {
+            case "allocated": fig = bytes(node.bytes) + " in " + count(node.count) + " allocations"; break;
+            case "allocations": fig = count(node.count) + " allocations (" + bytes(node.bytes) + ")"; break;
+            case "peak": case "leaked": fig = bytes(node.bytes) + " in " + count(node.count) + " blocks"; break;
+            default: fig = count(node.count) + " temporary allocations";
+          }
+          return nameOf(node) + where + ": " + fig + ", " + share;
+        }
+        function render() {
+          var g = current;
+          while (box.firstChild) box.removeChild(box.firstChild);
+          var width = box.clientWidth || 1200;
+          var top = g.nodes[zoomed];
+          var maxDepth = 0;
+          for (var i = 0; i < g.nodes.length; i++) maxDepth = Math.max(maxDepth, g.nodes[i].depth);
+          box.style.height = ((maxDepth + 1) * ROW + 2) + "px";
+          var drawn = 0;
+          var frag = document.createDocumentFragment();
+          function frame(i, x, w, ancestor) {
+            var node = g.nodes[i];
+            var d = document.createElement("div");
+            d.className = "fr" + (ancestor ? " ancestor" : "");
+            d.style.left = x.toFixed(1) + "px";
+            d.style.width = Math.max(w - 1, 1).toFixed(1) + "px";
+            d.style.top = (node.depth * ROW) + "px";
+            var name = nameOf(node);
+            d.style.background = node.name < 0 ? "rgb(190,190,190)" : (i === 0 ? "rgb(240,180,100)" : colour(name));
+            if (w > 24) d.textContent = name;
+            d.setAttribute("data-i", i);
+            frag.appendChild(d);
+            drawn++;
+          }
+          // Ancestors of the zoomed frame span the width, dimmed.
+          for (var a = top.parent; a >= 0; a = g.nodes[a].parent) frame(a, 0, width, true);
+          var scale = top.weight ? width / top.weight : 0;
+          var pending = [[zoomed, 0]];
+          while (pending.length) {
+            var item = pending.pop(), idx = item[0], x0 = item[1];
+            var w0 = g.nodes[idx].weight * scale;
+            if (w0 < 0.4) continue;
+            frame(idx, x0, w0, false);
+            var cx = x0, kids = g.nodes[idx].children;
+            for (var c = 0; c < kids.length; c++) {
+              pending.push([kids[c], cx]);
+              cx += g.nodes[kids[c]].weight * scale;
+            }
+          }
+          box.appendChild(frag);
+          box.setAttribute("data-kind", g.kind);
+          box.setAttribute("data-frames", drawn);
+          box.setAttribute("data-total", g.nodes[0].weight);
+          caption.textContent = "Flame graph of " + g.src.caption + ": total " + (g.src.bytes ? bytes(g.nodes[0].weight) : count(g.nodes[0].weight))
+            + " (" + count(g.nodes.length) + " of " + count(g.src.full) + " frames kept)" + (zoomed ? "; zoomed on " + nameOf(top) : "");
+          if (search.value) highlight(search.value);
+        }
+        function show(kind) {
+          current = load(kind);
+          zoomed = 0;
+          for (var i = 0; i < buttons.length; i++) buttons[i].className = buttons[i].getAttribute("data-kind") === kind ? "active" : "";
+          render();
+        }
+        function highlight(text) {
+          var divs = box.getElementsByClassName("fr"), total = 0, seen = {};
+          for (var i = 0; i < divs.length; i++) {
+            var idx = +divs[i].getAttribute("data-i"), node = current.nodes[idx];
+            var match = text && nameOf(node).indexOf(text) >= 0;
+            divs[i].className = divs[i].className.replace(/ ?match/, "") + (match ? " match" : "");
+            if (match) {
+              var covered = false;
+              for (var a = node.parent; a >= 0; a = current.nodes[a].parent) if (seen[a]) { covered = true; break; }
+              seen[idx] = true;
+              if (!covered) total += node.weight;
+            }
+          }
+          details.textContent = text ? "matched " + (current.nodes[0].weight ? (total * 100 / current.nodes[0].weight).toFixed(1) : "0.0") + "% for \u201c" + text + "\u201d" : "\u00a0";
+        }
+        box.addEventListener("click", function (ev) {
+          var i = ev.target.getAttribute && ev.target.getAttribute("data-i");
+          if (i === null || i === undefined) return;
+          i = +i;
+          zoomed = (i === zoomed) ? Math.max(current.nodes[i].parent, 0) : i;
+          render();
+        });
+        box.addEventListener("mouseover", function (ev) {
+          var i = ev.target.getAttribute && ev.target.getAttribute("data-i");
+          if (i !== null && i !== undefined) details.textContent = describe(current, current.nodes[+i]);
+        });
+        search.addEventListener("input", function () { highlight(search.value); });
+        for (var b = 0; b < buttons.length; b++) {
+          buttons[b].addEventListener("click", function () { show(this.getAttribute("data-kind")); });
+        }
+        window.reportFlameGraph = { show: show, zoom: function (i) { zoomed = i; render(); }, search: highlight };
+        if (buttons.length) show(buttons[0].getAttribute("data-kind"));
+        var resized = null;
+        window.addEventListener("resize", function () { clearTimeout(resized); resized = setTimeout(render, 150); });
+      })();
+
+      // ---- Sortable tables ----
+      (function tables() {
+        var tables = document.querySelectorAll("table.sortable");
+        for (var k = 0; k < tables.length; k++) (function (table) {
+          var heads = table.tHead.rows[0].cells;
+          for (var c = 0; c < heads.length; c++) (function (col, th) {
+            th.addEventListener("click", function () {
+              var numeric = th.getAttribute("data-type") === "num";
+              var desc = th.className !== "desc";
+              for (var j = 0; j < heads.length; j++) heads[j].className = "";
+              th.className = desc ? "desc" : "asc";
+              var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+              rows.sort(function (a, b) {
+                var x = a.cells[col] ? a.cells[col].getAttribute("data-v") || "" : "", y = b.cells[col] ? b.cells[col].getAttribute("data-v") || "" : "";
+                var r = numeric ? (Number(x) - Number(y)) : (x < y ? -1 : x > y ? 1 : 0);
+                return desc ? -r : r;
+              });
+              for (var r = 0; r < rows.length; r++) body.appendChild(rows[r]);
+            });
+          })(c, heads[c]);
+        })(tables[k]);
+      })();
+
+      document.body.setAttribute("data-ready", "1");
+    })();
+
+    """#
+}
