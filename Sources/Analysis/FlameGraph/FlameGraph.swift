@@ -142,6 +142,7 @@ public struct FlameGraphBuilder {
     /// The flame graph of one profile.
     public func build(_ profile: StackProfile) -> FlameGraph {
         var tree = TreeAccumulator()
+        tree.indexesChildren = false  // one sorted pass: a node is new whenever the path diverges
         addSamples(of: profile, to: &tree, side: .after)
         return tree.finish(kind: kind, inverted: inverted, differential: false, title: title)
     }
@@ -167,6 +168,8 @@ public struct FlameGraphBuilder {
         var locations: [Int32] = []
         let threadSplit = threads == .split
         var threadLabels: [ThreadID: Int32] = [:]
+        var allNames: [Int32] = [], allLocations: [Int32] = [], pathStarts: [Int32] = []
+        var pathFigures: [(weight: UInt64, bytes: UInt64, count: UInt64)] = []
         for sample in profile.samples {
             let weight = kind.weight(sample.figures)
             guard weight > 0 else { continue }
@@ -229,8 +232,37 @@ public struct FlameGraphBuilder {
                 names.insert(label, at: 0)
                 locations.insert(-1, at: 0)
             }
-            tree.add(names: names, locations: locations, weight: weight, bytes: kind.bytes(sample.figures),
-                     count: kind.count(sample.figures), side: side)
+            pathStarts.append(Int32(allNames.count))
+            allNames.append(contentsOf: names)
+            allLocations.append(contentsOf: locations)
+            pathFigures.append((weight, kind.bytes(sample.figures), kind.count(sample.figures)))
+        }
+        pathStarts.append(Int32(allNames.count))
+        // Paths in name order: consecutive paths share their longest prefixes, and in a fresh tree
+        // every node is created once, in depth-first order, with no lookup.
+        var rank = [Int32](repeating: 0, count: tree.names.count)
+        for (r, id) in tree.names.indices.sorted(by: { tree.names[$0] < tree.names[$1] }).enumerated() { rank[id] = Int32(r) }
+        let ranked = allNames.map { rank[Int($0)] }
+        var order = Array(0..<pathFigures.count)
+        ranked.withUnsafeBufferPointer { r in
+            pathStarts.withUnsafeBufferPointer { starts in
+                order.sort { a, b in
+                    var i = Int(starts[a]), j = Int(starts[b])
+                    let endA = Int(starts[a + 1]), endB = Int(starts[b + 1])
+                    while i < endA && j < endB {
+                        if r[i] != r[j] { return r[i] < r[j] }
+                        i += 1
+                        j += 1
+                    }
+                    return endA - Int(starts[a]) != endB - Int(starts[b]) ? endA - Int(starts[a]) < endB - Int(starts[b]) : a < b
+                }
+            }
+        }
+        for p in order {
+            let range = Int(pathStarts[p])..<Int(pathStarts[p + 1])
+            let figures = pathFigures[p]
+            tree.add(names: allNames[range], locations: allLocations[range], weight: figures.weight, bytes: figures.bytes,
+                     count: figures.count, side: side)
         }
     }
 }
@@ -258,6 +290,8 @@ struct TreeAccumulator {
     var locationIDs: [FlameGraph.Location: Int32] = [:]
     var nodes: [Building] = [Building(name: 0, location: -1, parent: -1, depth: 0)]
     var childIndex: [UInt64: Int32] = [:]
+    /// False when paths arrive sorted in a single pass (no node is ever looked up again).
+    var indexesChildren = true
 
     mutating func intern(name: String) -> Int32 {
         if let id = nameIDs[name] { return id }
@@ -280,7 +314,8 @@ struct TreeAccumulator {
     var lastNodes: [Int32] = []
 
     /// Adds one path (names and locations outermost first, root excluded) with its figures.
-    mutating func add(names path: [Int32], locations: [Int32], weight: UInt64, bytes: UInt64, count: UInt64, side: Side) {
+    mutating func add(names path: ArraySlice<Int32>, locations: ArraySlice<Int32>, weight: UInt64, bytes: UInt64, count: UInt64, side: Side) {
+        let path = Array(path), locations = Array(locations)
         var common = 0
         let limit = min(path.count, lastNames.count)
         while common < limit && path[common] == lastNames[common] { common += 1 }
@@ -293,12 +328,12 @@ struct TreeAccumulator {
                 node = lastNodes[i]
             } else {
                 let key = UInt64(UInt32(node)) << 32 | UInt64(UInt32(name))
-                if let child = childIndex[key] {
+                if indexesChildren, let child = childIndex[key] {
                     node = child
                 } else {
                     let child = Int32(nodes.count)
                     nodes.append(Building(name: name, location: location, parent: node, depth: nodes[Int(node)].depth + 1))
-                    childIndex[key] = child
+                    if indexesChildren { childIndex[key] = child }
                     node = child
                 }
                 lastNames.append(name)
