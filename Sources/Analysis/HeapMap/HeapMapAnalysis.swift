@@ -59,7 +59,7 @@ public enum HeapMapAnalysis {
                 let snapshot = snapshots[state.tag - residencyTag]
                 let rss = state.triggeringTick?.residentBytes ?? state.residentBytes
                 breakdowns.append(RSSBreakdown.measured(
-                    timeNs: snapshot.timeNs, residentBytes: rss, blocks: state.sortedBlocks(), residency: snapshot,
+                    timeNs: snapshot.timeNs, residentBytes: rss, blocks: state.unsortedBlocks(), residency: snapshot,
                     arenaBases: state.arenaBases, programMappings: state.programMappings, pageSize: pageSize))
                 return
             }

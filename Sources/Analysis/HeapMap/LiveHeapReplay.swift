@@ -103,10 +103,16 @@ public struct LiveHeapState {
 
     /// The live blocks sorted by address.
     public func sortedBlocks() -> [LiveBlock] {
+        var blocks = unsortedBlocks()
+        blocks.sort { $0.address < $1.address }
+        return blocks
+    }
+
+    /// The live blocks in table order (cheaper when the order does not matter).
+    public func unsortedBlocks() -> [LiveBlock] {
         var blocks: [LiveBlock] = []
         blocks.reserveCapacity(live.count)
         live.forEach { address, block in blocks.append(LiveBlock(address: address.rawValue, size: block.size, stack: block.stack)) }
-        blocks.sort { $0.address < $1.address }
         return blocks
     }
 }

@@ -49,13 +49,14 @@ public struct RSSBreakdown: Sendable, Equatable, Codable {
             otherBytes: Int64(residentBytes) - Int64(liveBytes) - Int64(overhead))
     }
 
-    /// The measured breakdown: live blocks (sorted by address) against a residency snapshot of the
-    /// same moment, and the program's own anonymous mappings (sorted ranges). Heap mappings are the `[heap]` mapping, the anonymous mappings inside non-main
-    /// arena heaps (`arenaBases`, clipped to 64 MiB each) and malloc's own mmaps of live blocks.
-    public static func measured(
-        timeNs: UInt64, residentBytes: UInt64, blocks: [LiveBlock], residency: ResidencySnapshot,
+    /// The measured breakdown: live blocks (in any order) against a residency snapshot of the
+    /// same moment, and the program's own anonymous mappings (sorted ranges). Heap mappings are
+    /// the `[heap]` mapping, the anonymous mappings inside non-main arena heaps (`arenaBases`,
+    /// clipped to 64 MiB each) and malloc's own mmaps of live blocks.
+    public static func measured<Blocks: Sequence>(
+        timeNs: UInt64, residentBytes: UInt64, blocks: Blocks, residency: ResidencySnapshot,
         arenaBases: Set<UInt64>, programMappings: [(start: UInt64, end: UInt64)] = [], pageSize: UInt64 = 4096
-    ) -> RSSBreakdown {
+    ) -> RSSBreakdown where Blocks.Element == LiveBlock {
         var heapRanges: [(start: UInt64, end: UInt64)] = []
         for region in residency.regions {
             let end = region.start + region.length
@@ -67,36 +68,29 @@ public struct RSSBreakdown: Sendable, Equatable, Codable {
                 heapRanges.append((max(base, region.start), min(end, base + GlibcChunk.arenaHeapAlignment)))
             }
         }
-        var live: UInt64 = 0, chunk: UInt64 = 0, liveResident: UInt64 = 0, overheadResident: UInt64 = 0
-        var mmappedRanges: [(start: UInt64, end: UInt64)] = []
+        heapRanges.sort { $0.start < $1.start }
         var all = ResidentIntervals(residency)
+        let heapOnly = all.restricted(to: heapRanges)
+        let pages = ResidentPageBitmap(residency)
+        let heapPages = ResidentPageBitmap(ResidencySnapshot(timeNs: residency.timeNs, regions: heapOnly.ranges.map {
+            ResidentRegion(start: $0.start, length: $0.end - $0.start, kind: .anonymous, pageSize: pageSize,
+                           runs: [0, UInt32((($0.end - $0.start) + pageSize - 1) / pageSize)])
+        }))
+        var live: UInt64 = 0, chunk: UInt64 = 0, liveResident: UInt64 = 0, overheadResident: UInt64 = 0
+        var heapChunkResident: UInt64 = 0, mmappedResident: UInt64 = 0
+        // Resident bytes of each live chunk, split into payload first, then overhead.
         for b in blocks {
             let f = GlibcChunk.footprint(address: b.address, request: b.size, pageSize: pageSize)
             live += b.size
             chunk += f.bytes
-            if f.mmapped { mmappedRanges.append((f.start, f.start + f.bytes)) }
-        }
-        // Resident bytes of each live chunk, split into payload first, then overhead.
-        var previousEnd: UInt64 = 0
-        var heapChunkResident: UInt64 = 0
-        heapRanges.sort { $0.start < $1.start }
-        var heapOnly = all.restricted(to: heapRanges)
-        for b in blocks {
-            let f = GlibcChunk.footprint(address: b.address, request: b.size, pageSize: pageSize)
-            let start = max(f.start, previousEnd), end = f.start + f.bytes
-            guard start < end else { continue }
-            previousEnd = end
-            let r = all.residentBytes(from: start, to: end)
+            let r = pages.residentBytes(from: f.start, to: f.start + f.bytes)
             let payload = min(b.size, r)
             liveResident += payload
             overheadResident += r - payload
-            if !f.mmapped { heapChunkResident += heapOnly.residentBytes(from: start, to: end) }
+            if f.mmapped { mmappedResident += r } else { heapChunkResident += heapPages.residentBytes(from: f.start, to: f.start + f.bytes) }
         }
         let heapResident = heapOnly.totalBytes
         let freeResident = heapResident >= heapChunkResident ? heapResident - heapChunkResident : 0
-        var mmappedResident: UInt64 = 0
-        all.rewind()
-        for r in mmappedRanges { mmappedResident += all.residentBytes(from: r.start, to: r.end) }
         all.rewind()
         var mappedResident: UInt64 = 0
         for r in programMappings { mappedResident += all.residentBytes(from: r.start, to: r.end) }

@@ -46,9 +46,11 @@ struct HeapMapCommand: ParsableCommand {
     @Option(help: "Write a series of N heap maps evenly spaced over the run (NAME-000.svg ...).")
     var frames: Int?
 
+    @Flag(help: "Print how long the replay, the layout and the picture took (stderr).")
+    var timings = false
+
     func validate() throws {
         if let frames, frames < 1 || frames > 1000 { throw ValidationError("--frames must be between 1 and 1000") }
-        _ = try moment()
     }
 
     func moment() throws -> HeapMoment {
@@ -57,13 +59,14 @@ struct HeapMapCommand: ParsableCommand {
         case "end": return .end
         default:
             guard let seconds = Double(at), seconds >= 0, seconds.isFinite else {
-                throw ValidationError("--at: expected peak, end or a number of seconds, got \(at)")
+                throw HeapMapInputError(description: "--at: expected peak, end or a number of seconds, got \(at)")
             }
             return .time(ns: UInt64(seconds * 1e9))
         }
     }
 
     func run() throws {
+        let requested = try moment()
         guard FileManager.default.fileExists(atPath: trace) else { throw HeapMapInputError(description: "\(trace): no such file") }
         let reader = try TraceReader(path: trace)
         if animate || frames != nil {
@@ -72,7 +75,11 @@ struct HeapMapCommand: ParsableCommand {
         }
         var picture: String?
         var figures = ""
-        let run = try HeapMapAnalysis.run(reader: reader, moments: [try moment()]) { _, map in
+        let started = Date()
+        var pictureSeconds = 0.0
+        let run = try HeapMapAnalysis.run(reader: reader, moments: [requested]) { _, map in
+            let pictureStarted = Date()
+            defer { pictureSeconds = Date().timeIntervalSince(pictureStarted) }
             let title = "Heap map of " + ((reader.process?.executable).map { ($0 as NSString).lastPathComponent } ?? trace)
             picture = HeapMapPicture.svg(
                 map, colouring: colouring(for: map, reader: reader), title: title,
@@ -81,6 +88,10 @@ struct HeapMapCommand: ParsableCommand {
             figures = HeapMapText.figures(map)
         }
         try write(picture ?? "", to: output)
+        if timings {
+            let total = Date().timeIntervalSince(started)
+            FileHandle.standardError.write(Data("heapmap timings: total \(Format.seconds(total)), picture (call sites, SVG) \(Format.seconds(pictureSeconds)), two replays with layout and \(run.breakdowns.count) breakdowns \(Format.seconds(total - pictureSeconds))\n".utf8))
+        }
         print("Peak live heap \(Format.bytes(run.peakBytes)) at \(Format.seconds(Double(run.peakTimeNs) / 1e9)); \(Format.count(run.events)) events; \(run.residencySnapshots) residency snapshots")
         print(figures)
         print(HeapMapText.breakdown(run), terminator: "")
