@@ -26,15 +26,20 @@ public struct ReportBuilder {
     ///   - top: call sites per ranking in the returned `SummaryReport`.
     ///   - heapMap: also replay the trace to draw the heap at its peak (two more passes).
     ///   - progress: called now and then with (file bytes read, file size).
+    ///   - phase: called with a short description as each later phase starts (symbolizing, the heap map).
     /// - Throws: the reader's errors (`TraceOpenError`, `TraceFormatError`).
-    public func load(path: String, top: Int = 5, heapMap: Bool = true, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> Result {
+    public func load(
+        path: String, top: Int = 5, heapMap: Bool = true, progress: ((UInt64, UInt64) -> Void)? = nil, phase: ((String) -> Void)? = nil
+    ) throws -> Result {
         let reader = try TraceReader(path: path)
         var pass = VisitorPair(HeapAnalysis(), DistributionAnalysis())
         try reader.read(into: &pass, progress: progress.map { report in { report($0, reader.fileSize) } })
         let profile = pass.first.finish()
+        phase?("symbolizing and building the report")
         let symbolizer = Symbolizer(moduleMaps: reader.moduleMaps)
         var report = build(reader: reader, profile: profile, distribution: pass.second, symbolizer: symbolizer)
         if heapMap, profile.peakBytes > 0 {
+            phase?("replaying the trace for the heap map at the peak (--no-heap-map skips this)")
             var captured: HeapMap?
             _ = try HeapMapAnalysis.run(reader: reader, moments: [.peak]) { _, map in captured = map }
             report.heapMap = captured.map(ReportHeapMap.init)

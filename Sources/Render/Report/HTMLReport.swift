@@ -55,7 +55,7 @@ public struct HTMLReport {
             ("peak-rss", "Peak RSS", s.peakResidentBytes, Format.bytes(s.peakResidentBytes), "at \(seconds(s.peakResidentTimeNs))"),
             ("allocated", "Total allocated", s.allocatedBytes, Format.bytes(s.allocatedBytes), "\(Format.count(s.allocations)) allocations"),
             ("calls", "Allocator calls", s.calls, Format.count(s.calls), "frees and failures included"),
-            ("leaked", "Leaked", s.leakedBytes, Format.bytes(s.leakedBytes), "\(Format.count(s.leakedBlocks)) blocks live at exit"),
+            ("leaked", "Leaked", s.leakedBytes, Format.bytes(s.leakedBytes), Self.counted(s.leakedBlocks, "block") + " live at exit"),
             ("temporary", "Temporary", s.temporaryAllocations, Format.count(s.temporaryAllocations),
              Format.percent(s.temporaryAllocations, of: s.allocations) + " of allocations"),
             ("duration", "Duration", s.durationNs, seconds(s.durationNs), "start to exit"),
@@ -125,8 +125,8 @@ public struct HTMLReport {
         let s = report.summary
         var out = "<section id=\"leaks\"><h2>Leaks</h2>\n"
         out += "<p class=\"note\" id=\"leaks-total\" data-bytes=\"\(s.leakedBytes)\" data-blocks=\"\(s.leakedBlocks)\">"
-        out += "\(Format.bytes(s.leakedBytes)) in \(Format.count(s.leakedBlocks)) blocks still live at exit, from "
-        out += "\(Format.count(UInt64(report.leakCount))) stacks"
+        out += "\(Format.bytes(s.leakedBytes)) in " + Self.counted(s.leakedBlocks, "block") + " still live at exit, from "
+        out += Self.counted(UInt64(report.leakCount), "stack")
         if report.leakCount > report.leaks.count { out += " (the \(report.leaks.count) largest shown)" }
         out += ". Whether a block was still reachable is not known here.</p>\n"
         if report.leaks.isEmpty { return out + "<p>No leaks: every block was freed.</p>\n</section>\n" }
@@ -147,7 +147,7 @@ public struct HTMLReport {
         out += histogram(report.lifetimeHistogram, id: "lifetime-ns", title: "Lifetime (time)", showBytes: false) { Self.timeLabel($0, $1) }
         out += histogram(report.lifetimeAllocationsHistogram, id: "lifetime-allocations", title: "Lifetime (allocations in between)",
                          showBytes: false) { Self.countLabel($0, $1) }
-        out += "</div>\n<p class=\"note\">Lifetimes of freed blocks; \(Format.count(report.neverFreed)) blocks never freed are not counted. "
+        out += "</div>\n<p class=\"note\">Lifetimes of freed blocks; " + Self.counted(report.neverFreed, "block") + " never freed " + (report.neverFreed == 1 ? "is" : "are") + " not counted. "
         out += "Time has the resolution of the sample ticks (0: freed before the next tick); allocations in between "
         out += "(by any thread) have full resolution.</p>\n</section>\n"
         return out
@@ -255,6 +255,11 @@ public struct HTMLReport {
         }.joined(separator: ",")
         out += "}}"
         return out
+    }
+
+    /// `1 block`, `2 blocks`, `1,234 blocks`.
+    static func counted(_ n: UInt64, _ noun: String) -> String {
+        Format.count(n) + " " + noun + (n == 1 ? "" : "s")
     }
 
     private func lastComponent(_ path: String) -> String {

@@ -31,7 +31,11 @@ struct ReportCommand: ParsableCommand {
 /// returns the summary of the same pass and the page's size in bytes.
 @discardableResult
 func writeHTMLReport(trace: String, to path: String, top: Int = 5, heapMap: Bool = true) throws -> (summary: SummaryReport, size: Int) {
-    let result = try ReportBuilder().load(path: trace, top: top, heapMap: heapMap, progress: ProgressBar.forTerminal())
+    // Progress (bar and phases) only on a terminal.
+    let terminal = isatty(STDERR_FILENO) != 0
+    let phase: ((String) -> Void)? = terminal ? { FileHandle.standardError.write(Data("\r\u{1B}[K\u{1B}[2m\($0)...\u{1B}[0m".utf8)) } : nil
+    let result = try ReportBuilder().load(path: trace, top: top, heapMap: heapMap, progress: ProgressBar.forTerminal(), phase: phase)
+    if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     let html = Data(HTMLReport().render(result.report).utf8)
     do {
         try html.write(to: URL(fileURLWithPath: path), options: .atomic)
