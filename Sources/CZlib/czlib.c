@@ -7,7 +7,7 @@
 static int mematlas_gzip_run(const uint8_t *input, size_t size, uint8_t **out, size_t *out_size, int compress) {
     z_stream stream;
     memset(&stream, 0, sizeof stream);
-    int status = compress ? deflateInit2(&stream, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY)
+    int status = compress ? deflateInit2(&stream, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY)
                           : inflateInit2(&stream, 15 + 32);
     if (status != Z_OK) return -1;
     size_t capacity = compress ? deflateBound(&stream, (uLong)size) + 64 : size * 4 + 1024;

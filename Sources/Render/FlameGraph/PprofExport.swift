@@ -149,7 +149,7 @@ public enum PprofExport {
 
 /// gzip through the system zlib.
 public enum Gzip {
-    /// A gzip member holding `data` (deflate level 6; deterministic: no name, no time stamp).
+    /// A gzip member holding `data` (deflate level 1, fast; deterministic: no name, no time stamp).
     public static func compress(_ data: [UInt8]) -> [UInt8] {
         run(data, mematlas_gzip_compress) ?? []
     }
