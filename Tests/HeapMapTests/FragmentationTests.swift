@@ -78,6 +78,16 @@ struct FragmentationTests {
         #expect(map.overall.largestHoleBytes == 416)
     }
 
+    @Test func windowKeepsOnlyItsBlocks() {
+        let map = tenBlocksWithHoles().maps(at: [.end])[0]
+        // Chunks 3 and 5 start inside [3 * 208, 6 * 208): one 208-byte hole between them.
+        let window = map.window(start: brkBase + 3 * chunk200, length: 3 * chunk200)
+        #expect(window.overall.blocks == 2)
+        #expect(window.overall.holes == 1)
+        #expect(window.overall.freeBytes == 208)
+        #expect(window.regions.first?.start == brkBase + 3 * chunk200)
+    }
+
     @Test func reallocMovesABlock() {
         var script = EventScript()
         script.malloc(100, at: brkBase + 16)

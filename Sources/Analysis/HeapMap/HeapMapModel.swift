@@ -209,3 +209,24 @@ public struct HeapMap: Sendable {
                        residencyTimeNs: residency?.timeNs)
     }
 }
+
+extension HeapMap {
+    /// The same moment restricted to the live blocks whose chunks start in `[start, start + length)`,
+    /// laid out again (regions, holes and figures of the window only; residency not carried over).
+    public func window(start: UInt64, length: UInt64) -> HeapMap {
+        let end = start &+ length
+        var lo = 0, hi = blocks.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if blocks[mid].start < start { lo = mid + 1 } else { hi = mid }
+        }
+        var inside: [LiveBlock] = []
+        var i = lo
+        while i < blocks.count, blocks[i].start < end {
+            let b = blocks[i]
+            inside.append(LiveBlock(address: b.start + GlibcChunk.headerBytes, size: b.payload, stack: b.stack))
+            i += 1
+        }
+        return HeapMap.build(blocks: inside, timeNs: timeNs, events: events, residentBytes: residentBytes)
+    }
+}

@@ -46,6 +46,11 @@ struct HeapMapCommand: ParsableCommand {
     @Option(help: "Write a series of N heap maps evenly spaced over the run (NAME-000.svg ...).")
     var frames: Int?
 
+    @Option(help: ArgumentHelp(
+        "Draw only the blocks in an address window, START:LENGTH (hex or decimal; 'largest' for the largest region's start), e.g. largest:64KiB.",
+        valueName: "start:length"))
+    var window: String?
+
     @Flag(help: "Print how long the replay, the layout and the picture took (stderr).")
     var timings = false
 
@@ -65,8 +70,34 @@ struct HeapMapCommand: ParsableCommand {
         }
     }
 
+    /// The `--window` as (start, length), with `largest` resolved against `map`.
+    func windowRange(in map: HeapMap) throws -> (UInt64, UInt64)? {
+        guard let window else { return nil }
+        let parts = window.split(separator: ":", maxSplits: 1).map(String.init)
+        func number(_ text: String) -> UInt64? {
+            let t = text.lowercased()
+            if t.hasPrefix("0x") { return UInt64(t.dropFirst(2), radix: 16) }
+            for (suffix, scale) in [("kib", UInt64(1) << 10), ("mib", 1 << 20), ("gib", 1 << 30), ("k", 1 << 10), ("m", 1 << 20)] where t.hasSuffix(suffix) {
+                return UInt64(t.dropLast(suffix.count)).map { $0 * scale }
+            }
+            return UInt64(t)
+        }
+        guard parts.count == 2, let length = number(parts[1]), length > 0 else {
+            throw HeapMapInputError(description: "--window: expected START:LENGTH (e.g. 0x55d0a000:64KiB or largest:1MiB), got \(window)")
+        }
+        if parts[0] == "largest" {
+            guard let region = map.regions.max(by: { $0.bytes < $1.bytes }) else { return (0, length) }
+            return (region.start, length)
+        }
+        guard let start = number(parts[0]) else {
+            throw HeapMapInputError(description: "--window: \(parts[0]) is not an address")
+        }
+        return (start, length)
+    }
+
     func run() throws {
         let requested = try moment()
+        if window != nil { _ = try windowRange(in: HeapMap.build(blocks: [])) }
         guard FileManager.default.fileExists(atPath: trace) else { throw HeapMapInputError(description: "\(trace): no such file") }
         let reader = try TraceReader(path: trace)
         if animate || frames != nil {
@@ -80,9 +111,14 @@ struct HeapMapCommand: ParsableCommand {
         let run = try HeapMapAnalysis.run(reader: reader, moments: [requested]) { _, map in
             let pictureStarted = Date()
             defer { pictureSeconds = Date().timeIntervalSince(pictureStarted) }
-            let title = "Heap map of " + ((reader.process?.executable).map { ($0 as NSString).lastPathComponent } ?? trace)
+            var title = "Heap map of " + ((reader.process?.executable).map { ($0 as NSString).lastPathComponent } ?? trace)
+            var drawn = map
+            if let (start, length) = try windowRange(in: map) {
+                drawn = map.window(start: start, length: length)
+                title += ", window 0x\(String(start, radix: 16)) + \(Format.bytes(length))"
+            }
             picture = HeapMapPicture.svg(
-                map, colouring: colouring(for: map, reader: reader), title: title,
+                drawn, colouring: colouring(for: drawn, reader: reader), title: title,
                 subtitle: "--at \(at): \(Format.seconds(Double(map.timeNs) / 1e9)), \(Format.bytes(map.overall.liveBytes)) live in \(Format.count(map.overall.blocks)) blocks, "
                     + "\(Format.count(map.overall.holes)) holes, RSS \(Format.bytes(map.residentBytes))")
             figures = HeapMapText.figures(map)
