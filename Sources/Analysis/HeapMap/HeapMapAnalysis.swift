@@ -1,3 +1,4 @@
+import Dispatch
 import TraceIO
 import TraceModel
 
@@ -18,6 +19,10 @@ public struct HeapMapRun: Sendable {
     public var breakdowns: [RSSBreakdown]
     /// The number of residency snapshots in the trace.
     public var residencySnapshots: Int
+    /// Seconds spent laying out the requested maps (collecting, sorting and grouping live blocks).
+    public var layoutSeconds: Double
+    /// Seconds spent in the measured RSS breakdowns.
+    public var breakdownSeconds: Double
 }
 
 /// Heap maps and RSS breakdowns of a trace in two streaming passes: the first finds the peak and
@@ -53,9 +58,13 @@ public enum HeapMapAnalysis {
         }
         var breakdowns: [RSSBreakdown] = []
         var failure: Error?
+        var layoutSeconds = 0.0, breakdownSeconds = 0.0
+        func seconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         var replay = LiveHeapReplay(captures: captures) { state in
             if failure != nil { return }
+            let started = DispatchTime.now().uptimeNanoseconds
             if state.tag >= residencyTag {
+                defer { breakdownSeconds += seconds(since: started) }
                 let snapshot = snapshots[state.tag - residencyTag]
                 let rss = state.triggeringTick?.residentBytes ?? state.residentBytes
                 breakdowns.append(RSSBreakdown.measured(
@@ -68,6 +77,7 @@ public enum HeapMapAnalysis {
             let map = HeapMap.build(
                 blocks: state.sortedBlocks(), timeNs: state.triggeringTick?.timeNs ?? state.timeNs, events: state.events,
                 residentBytes: state.triggeringTick?.residentBytes ?? state.residentBytes, residency: matching, pageSize: pageSize)
+            layoutSeconds += seconds(since: started)
             do { try onMap(state.tag, map) } catch { failure = error }
         }
         try reader.read(into: &replay)
@@ -76,6 +86,7 @@ public enum HeapMapAnalysis {
         breakdowns.sort { $0.timeNs < $1.timeNs }
         return HeapMapRun(
             peakBytes: scan.peakBytes, peakTimeNs: scan.peakTimeNs, events: scan.events, durationNs: scan.lastTickNs,
-            samples: replay.samples, breakdowns: breakdowns, residencySnapshots: snapshots.count)
+            samples: replay.samples, breakdowns: breakdowns, residencySnapshots: snapshots.count,
+            layoutSeconds: layoutSeconds, breakdownSeconds: breakdownSeconds)
     }
 }

@@ -8,7 +8,11 @@ public enum HeapMapText {
         func line(_ s: String = "") { out += s + "\n" }
         line("Heap at \(Format.seconds(Double(map.timeNs) / 1e9)) (after \(Format.count(map.events)) events), RSS \(Format.bytes(map.residentBytes))")
         line(figureLines(map.overall, indent: "  ").joined(separator: "\n"))
-        if map.residencyTimeNs == nil { line("  free in resident pages: not measured (no residency snapshot at this moment)") }
+        if let t = map.residencyTimeNs {
+            line("  (page residency from the snapshot at \(Format.seconds(Double(t) / 1e9)))")
+        } else {
+            line("  free in resident pages: not measured (no residency snapshot at this moment)")
+        }
         let listed = map.regions.sorted { ($0.bytes, $1.start) > ($1.bytes, $0.start) }.prefix(maximumRegionsListed)
         line()
         line("Regions: \(map.regions.count) (\(map.regions.filter { $0.kind == .brkHeap }.count) brk heap, \(map.regions.filter { $0.kind == .arenaHeap }.count) arena heap, \(map.regions.filter { $0.kind == .mmappedBlock }.count) mmap'd blocks); largest first:")

@@ -108,9 +108,11 @@ struct HeapMapCommand: ParsableCommand {
         var figures = ""
         let started = Date()
         var pictureSeconds = 0.0
+        var layoutBlocks: UInt64 = 0
         let run = try HeapMapAnalysis.run(reader: reader, moments: [requested]) { _, map in
             let pictureStarted = Date()
             defer { pictureSeconds = Date().timeIntervalSince(pictureStarted) }
+            layoutBlocks = map.overall.blocks
             var title = "Heap map of " + ((reader.process?.executable).map { ($0 as NSString).lastPathComponent } ?? trace)
             var drawn = map
             if let (start, length) = try windowRange(in: map) {
@@ -126,7 +128,7 @@ struct HeapMapCommand: ParsableCommand {
         try write(picture ?? "", to: output)
         if timings {
             let total = Date().timeIntervalSince(started)
-            FileHandle.standardError.write(Data("heapmap timings: total \(Format.seconds(total)), picture (call sites, SVG) \(Format.seconds(pictureSeconds)), two replays with layout and \(run.breakdowns.count) breakdowns \(Format.seconds(total - pictureSeconds))\n".utf8))
+            FileHandle.standardError.write(Data("heapmap timings: total \(Format.seconds(total)), layout of \(Format.count(layoutBlocks)) blocks \(Format.seconds(run.layoutSeconds)), picture (call sites, SVG) \(Format.seconds(pictureSeconds)), \(run.breakdowns.count) RSS breakdowns \(Format.seconds(run.breakdownSeconds)), two replays \(Format.seconds(total - pictureSeconds - run.layoutSeconds - run.breakdownSeconds))\n".utf8))
         }
         print("Peak live heap \(Format.bytes(run.peakBytes)) at \(Format.seconds(Double(run.peakTimeNs) / 1e9)); \(Format.count(run.events)) events; \(run.residencySnapshots) residency snapshots")
         print(figures)
