@@ -40,7 +40,16 @@ func writeHTMLReport(trace: String, to path: String, top: Int = 5, heapMap: Bool
     do {
         try html.write(to: URL(fileURLWithPath: path), options: .atomic)
     } catch {
-        throw ValidationError("cannot write \(path): \((error as NSError).localizedDescription)")
+        throw ReportWriteError(path: path, reason: (error as NSError).localizedDescription)
     }
     return (result.summary, html.count)
+}
+
+/// The report could not be written (one line: the path and why).
+struct ReportWriteError: Error, CustomStringConvertible {
+    /// The HTML file.
+    var path: String
+    /// The system's reason.
+    var reason: String
+    var description: String { "cannot write \(path): \(reason)" }
 }
