@@ -88,6 +88,10 @@ import Testing
               document.querySelector('#fg-tabs button[data-kind="' + kinds[i] + '"]').click();
               r.totals[kinds[i]] = document.getElementById("fg").getAttribute("data-total");
             }
+            window.reportFlameGraph.show("allocated");
+            window.reportFlameGraph.search("main");
+            r.search = document.getElementById("fg-details").textContent;
+            r.matches = document.querySelectorAll("#fg .match").length;
             window.reportTimeline.zoomTo(0, \(result.report.summary.durationNs / 2));
             r.zoom = document.getElementById("timeline-chart").getAttribute("data-zoom");
             var th = document.querySelectorAll("#callsites-table th")[1];
@@ -115,6 +119,8 @@ import Testing
         #expect(totals["leaked"] == String(summary.leakedBytes))
         #expect(totals["temporary"] == String(summary.temporaryAllocations))
         #expect(r["zoom"] as? String == "0-\(result.report.summary.durationNs / 2)")
+        #expect(r["search"] as? String == "matched 100.0% for \u{201c}main\u{201d}")
+        #expect((r["matches"] as? Int ?? 0) >= 1)
         let sorted = try #require(r["sorted"] as? [Double])
         #expect(sorted == sorted.sorted(by: >) && !sorted.isEmpty)
 

@@ -134,7 +134,7 @@ public struct HTMLReport {
         out += "<th data-type=\"text\">Stack (allocating frame first)</th></tr></thead>\n<tbody>\n"
         for (i, leak) in report.leaks.enumerated() {
             out += "<tr><td class=\"n\" data-v=\"\(leak.bytes)\">\(Format.bytes(leak.bytes))</td><td class=\"n\" data-v=\"\(leak.blocks)\">\(Format.count(leak.blocks))</td>"
-            out += "<td data-v=\"\(h(leak.stack.first ?? ""))\"><details\(i < 3 ? " open" : "")><summary>\(h(leak.stack.first ?? ""))</summary>"
+            out += "<td data-v=\"\(h(leak.stack.first ?? ""))\"><details\(i == 0 ? " open" : "")><summary>\(h(leak.stack.first ?? ""))</summary>"
             out += "<ol class=\"stack\">" + leak.stack.map { "<li>\(h($0))</li>" }.joined() + "</ol></details></td></tr>\n"
         }
         out += "</tbody></table>\n</section>\n"
