@@ -29,13 +29,32 @@ public struct HeapMapColouring: Sendable {
 }
 
 extension HeapMapPicture {
+    /// The most rows an mmap'd block (one block, nothing to see inside) takes; a larger one is
+    /// drawn at its own, stated scale.
+    static let maximumRowsPerMmappedBlock: UInt64 = 2
+
     /// The bytes one row of a real heap map stands for: a power of two, at least 256, so that all
-    /// regions (each starting a new row) fit in `maximumRows` rows.
+    /// regions (each starting a new row; mmap'd blocks at most two rows) fit in `maximumRows` rows.
     public static func bytesPerRow(for map: HeapMap) -> UInt64 {
         var perRow: UInt64 = 256
         let regions = map.regions.prefix(maximumRegions)
-        let largest = regions.map(\.bytes).max() ?? 0
-        while perRow < largest, regions.reduce(0, { $0 + ($1.bytes + perRow - 1) / perRow }) > UInt64(maximumRows) { perRow *= 2 }
+        let largest = regions.filter { $0.kind != .mmappedBlock }.map(\.bytes).max() ?? 0
+        func rows(_ perRow: UInt64) -> UInt64 {
+            regions.reduce(0) { total, region in
+                let rows = (region.bytes + perRow - 1) / perRow
+                return total + (region.kind == .mmappedBlock ? min(rows, maximumRowsPerMmappedBlock) : rows)
+            }
+        }
+        while perRow < largest, rows(perRow) > UInt64(maximumRows) { perRow *= 2 }
+        return perRow
+    }
+
+    /// The bytes per row of one region: the map's, or for a large mmap'd block its own.
+    static func bytesPerRow(of region: HeapMapRegion, mapPerRow: UInt64) -> UInt64 {
+        var perRow = mapPerRow
+        if region.kind == .mmappedBlock {
+            while (region.bytes + perRow - 1) / perRow > maximumRowsPerMmappedBlock { perRow *= 2 }
+        }
         return perRow
     }
 
@@ -82,7 +101,7 @@ extension HeapMapPicture {
         line(#"<rect x="0" y="0" width="\#(width)" height="\#(height)" fill="white"/>"#)
         line(#"<text x="10" y="18" font-size="14">\#(escapeText(title))</text>"#)
         line(#"<text x="10" y="36">\#(escapeText(subtitle))</text>"#)
-        line(#"<text x="10" y="70">Scale: one row = \#(Format.bytes(perRow)), one pixel = \#(Format.fixed(pixelBytes, decimals: 1)) bytes. Blocks at their real address and chunk size (header included); pale: free. Paler colour: pixel partly in use.</text>"#)
+        line(#"<text x="10" y="70">Scale: one row = \#(Format.bytes(perRow)), one pixel = \#(Format.fixed(pixelBytes, decimals: pixelBytes < 1 ? 2 : 1)) bytes. Blocks at their real address and chunk size (header included); pale: free. Paler colour: pixel partly in use.</text>"#)
         var legend = colouring.legend
         legend.append((freeColour, "free (hole)"))
         for (index, entry) in legend.enumerated() {
@@ -93,12 +112,11 @@ extension HeapMapPicture {
     }
 
     private static func liveHeapFrame(_ map: HeapMap, colouring: HeapMapColouring, top: Int, bytesPerRow fixed: UInt64?) -> (body: String, width: Int, height: Int, perRow: UInt64) {
-        let perRow = fixed ?? bytesPerRow(for: map)
+        let mapPerRow = fixed ?? bytesPerRow(for: map)
         let regions = Array(map.regions.prefix(maximumRegions))
         let omitted = map.regions.count - regions.count
         let width = labelWidth + rowWidth + 20
         let colours = colouring.legend.map(\.colour)
-        let pixelBytes = Double(perRow) / Double(rowWidth)
         var out = ""
         out.reserveCapacity(1 << 16)
         func line(_ s: String) { out += s + "\n" }
@@ -111,10 +129,15 @@ extension HeapMapPicture {
                 line(#"<line x1="\#(labelWidth)" y1="\#(y + 4)" x2="\#(labelWidth + rowWidth)" y2="\#(y + 4)" stroke="gray" stroke-dasharray="6,4"/><text x="\#(labelWidth + 4)" y="\#(y + 14)" fill="dimgray">≈ cut: \#(Format.bytes(region.gapBefore)) of address space not holding heap blocks</text>"#)
                 y += 20
             }
+            let perRow = bytesPerRow(of: region, mapPerRow: mapPerRow)
+            let pixelBytes = Double(perRow) / Double(rowWidth)
             let rows = Int((region.bytes + perRow - 1) / perRow)
             let f = region.figures
             line(#"<g><title>\#(escapeText(region.name)): \#(Format.bytes(region.bytes)), \#(Format.count(f.blocks)) live blocks, \#(Format.bytes(f.liveBytes)) live, \#(Format.count(f.holes)) holes, \#(Format.bytes(f.freeBytes)) free</title>"#)
             line(#"<text x="10" y="\#(y + 10)">\#(escapeText(region.kind.rawValue))</text><text x="10" y="\#(y + 22)" fill="dimgray">0x\#(String(region.start, radix: 16))</text><text x="10" y="\#(y + 34)" fill="dimgray">\#(Format.bytes(region.bytes))</text>"#)
+            if perRow != mapPerRow {
+                line(#"<text x="10" y="\#(y + 46)" fill="firebrick">own scale: 1 px = \#(Format.bytes(perRow / UInt64(rowWidth)))</text>"#)
+            }
             for row in 0..<rows {
                 let bytes = min(perRow, region.bytes - UInt64(row) * perRow)
                 line(#"<rect x="\#(labelWidth)" y="\#(y + row * rowHeight)" width="\#(Format.fixed(Double(bytes) / pixelBytes, decimals: 2))" height="\#(rowHeight - 1)" fill="\#(freeColour)"/>"#)
@@ -176,13 +199,13 @@ extension HeapMapPicture {
             }
             flushRow()
             line("</g>")
-            y += max(rows * rowHeight, 36) + 6
+            y += max(rows * rowHeight, perRow != mapPerRow ? 48 : 36) + 6
         }
         if omitted > 0 {
             line(#"<text x="10" y="\#(y + 12)">\#(omitted) more regions not drawn.</text>"#)
             y += 16
         }
-        return (out, width, y + 20, perRow)
+        return (out, width, y + 20, mapPerRow)
     }
 
     static func escapeText(_ text: String) -> String {
