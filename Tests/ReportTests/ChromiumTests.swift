@@ -94,6 +94,8 @@ import Testing
             r.matches = document.querySelectorAll("#fg .match").length;
             window.reportTimeline.zoomTo(0, \(result.report.summary.durationNs / 2));
             r.zoom = document.getElementById("timeline-chart").getAttribute("data-zoom");
+            window.reportTimeline.zoomTo(0, \(result.report.summary.durationNs));
+            r.rangePeak = document.getElementById("timeline-chart").getAttribute("data-range-peak");
             var th = document.querySelectorAll("#callsites-table th")[1];
             th.click();
             var rows = document.querySelectorAll("#callsites-table tbody tr");
@@ -121,6 +123,8 @@ import Testing
         #expect(r["zoom"] as? String == "0-\(result.report.summary.durationNs / 2)")
         #expect(r["search"] as? String == "matched 100.0% for \u{201c}main\u{201d}")
         #expect((r["matches"] as? Int ?? 0) >= 1)
+        // The whole run selected: its highest point is the heap's peak (the timeline carries it).
+        #expect(r["rangePeak"] as? String == String(summary.peakHeapBytes))
         let sorted = try #require(r["sorted"] as? [Double])
         #expect(sorted == sorted.sorted(by: >) && !sorted.isEmpty)
 

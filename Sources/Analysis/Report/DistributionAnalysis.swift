@@ -70,10 +70,12 @@ public struct DistributionAnalysis: TraceVisitor {
     /// Creates an empty analysis.
     public init() {}
 
+    /// Notes the tick's time (ns since start): blocks allocated from now on are stamped with it.
     public mutating func visitTick(timeNs: UInt64, residentBytes: UInt64) {
         if timeNs != tickTimes[tickTimes.count - 1] { tickTimes.append(timeNs) }
     }
 
+    /// Counts an allocation's size, or a free's lifetimes (frees of unknown blocks are ignored).
     public mutating func visit(_ event: TraceEvent) {
         switch event.function {
         case .free:
@@ -135,10 +137,12 @@ public struct VisitorPair<A: TraceVisitor, B: TraceVisitor>: TraceVisitor {
         self.first = first
         self.second = second
     }
+    /// Hands the event to both visitors.
     @inline(__always) public mutating func visit(_ event: TraceEvent) {
         first.visit(event)
         second.visit(event)
     }
+    /// Hands the tick (ns since start, resident bytes) to both visitors.
     @inline(__always) public mutating func visitTick(timeNs: UInt64, residentBytes: UInt64) {
         first.visitTick(timeNs: timeNs, residentBytes: residentBytes)
         second.visitTick(timeNs: timeNs, residentBytes: residentBytes)

@@ -74,7 +74,7 @@ public struct HTMLReport {
         var out = "<section id=\"timeline\"><h2>Live heap and RSS over time</h2>\n"
         out += "<p class=\"note\">Hover for values; drag across the chart to zoom into a time range, double-click or "
         out += "<button type=\"button\" id=\"timeline-reset\">Reset zoom</button> to see the whole run. "
-        out += "The selection zooms the timeline only: the tables and flame graphs always cover the whole run.</p>\n"
+        out += "The selection zooms the timeline and states the range's highest heap and its heap and RSS change; the tables and flame graphs always cover the whole run.</p>\n"
         out += "<div id=\"timeline-chart\" data-points=\"\(report.timeline.count)\"></div>\n"
         out += "<p id=\"timeline-info\" class=\"info\">&nbsp;</p>\n</section>\n"
         return out

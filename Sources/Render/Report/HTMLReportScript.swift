@@ -113,7 +113,14 @@ enum HTMLReportScript {
         function zoomTo(a, b) {
           domain = [a, b];
           box.setAttribute("data-zoom", Math.round(a) + "-" + Math.round(b));
-          info.textContent = "showing " + seconds(a) + " to " + seconds(b) + " (timeline only; tables and flame graphs show the whole run)";
+          // Figures of the selected range, from the timeline's points inside it.
+          var first = -1, last = -1, top = 0;
+          for (var i = 0; i < t.length; i++) if (t[i] >= a && t[i] <= b) { if (first < 0) first = i; last = i; top = Math.max(top, heap[i]); }
+          var range = first < 0 ? "no samples in the range" :
+            "highest live heap " + bytes(top) + ", heap " + (heap[last] >= heap[first] ? "+" : "-") + bytes(Math.abs(heap[last] - heap[first]))
+            + ", RSS " + (rss[last] >= rss[first] ? "+" : "-") + bytes(Math.abs(rss[last] - rss[first]));
+          box.setAttribute("data-range-peak", String(top));
+          info.textContent = "showing " + seconds(a) + " to " + seconds(b) + ": " + range + " (timeline only; tables and flame graphs show the whole run)";
           draw();
         }
         svg.addEventListener("dblclick", function () { domain = full.slice(); box.removeAttribute("data-zoom"); draw(); });
