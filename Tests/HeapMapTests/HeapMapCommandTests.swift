@@ -15,6 +15,9 @@ struct HeapMapCommandTests {
         #expect(junk.status != 0)
         #expect(junk.stderr.contains("not a MemAtlas trace"))
         #expect(junk.stderr.split(separator: "\n").count == 1)
+        let badFrames = try TestProcess.run(Tracing.mematlasBinary, ["heapmap", directory + "/junk.trace", "--frames", "0"])
+        #expect(badFrames.status != 0)
+        #expect(badFrames.stderr.split(separator: "\n").count == 1)
         let badMoment = try TestProcess.run(Tracing.mematlasBinary, ["heapmap", directory + "/junk.trace", "--at", "soon"])
         #expect(badMoment.status != 0)
         #expect(badMoment.stderr.contains("--at"))
@@ -34,6 +37,13 @@ struct HeapMapCommandTests {
         #expect(text.hasPrefix("<svg"))
         #expect(text.contains("heap_holes.c:"))  // call-site legend
         #expect(text.utf8.count < 4 << 20)
+
+        let json = try TestProcess.run(Tracing.mematlasBinary, ["heapmap", trace, "--at", "end", "-o", svg, "--json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let overall = report?["overall"] as? [String: Any]
+        #expect(overall?["holes"] as? Int == 39_999)
+        #expect((report?["breakdowns"] as? [Any])?.isEmpty == false)
 
         let frames = try TestProcess.run(Tracing.mematlasBinary, ["heapmap", trace, "--frames", "2", "-o", directory + "/f.svg"])
         #expect(frames.status == 0, "\(frames.stderr)")

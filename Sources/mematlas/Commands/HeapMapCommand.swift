@@ -37,8 +37,8 @@ struct HeapMapCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The SVG to write (frames: NAME-000.svg, NAME-001.svg, ...).")
     var output: String = "heapmap.svg"
 
-    @Option(help: "Colour used blocks by call site or by size class.")
-    var colour: HeapMapColourScheme = .site
+    @Option(help: "Colour used blocks by call site (default for one map) or by size class (default for frames).")
+    var colour: HeapMapColourScheme?
 
     @Flag(help: "Write one SVG that plays the heap map over the run (--frames frames, default 20).")
     var animate = false
@@ -51,12 +51,12 @@ struct HeapMapCommand: ParsableCommand {
         valueName: "start:length"))
     var window: String?
 
+    @Flag(help: "Print the figures and the RSS breakdown as JSON instead of text.")
+    var json = false
+
     @Flag(help: "Print how long the replay, the layout and the picture took (stderr).")
     var timings = false
 
-    func validate() throws {
-        if let frames, frames < 1 || frames > 1000 { throw ValidationError("--frames must be between 1 and 1000") }
-    }
 
     func moment() throws -> HeapMoment {
         switch at {
@@ -96,6 +96,7 @@ struct HeapMapCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let frames, frames < 1 || frames > 1000 { throw HeapMapInputError(description: "--frames must be between 1 and 1000, got \(frames)") }
         let requested = try moment()
         if window != nil { _ = try windowRange(in: HeapMap.build(blocks: [])) }
         guard FileManager.default.fileExists(atPath: trace) else { throw HeapMapInputError(description: "\(trace): no such file") }
@@ -106,6 +107,7 @@ struct HeapMapCommand: ParsableCommand {
         }
         var picture: String?
         var figures = ""
+        var shown: HeapMap?
         let started = Date()
         var pictureSeconds = 0.0
         var layoutBlocks: UInt64 = 0
@@ -124,11 +126,18 @@ struct HeapMapCommand: ParsableCommand {
                 subtitle: "--at \(at): \(Format.seconds(Double(map.timeNs) / 1e9)), \(Format.bytes(map.overall.liveBytes)) live in \(Format.count(map.overall.blocks)) blocks, "
                     + "\(Format.count(map.overall.holes)) holes, RSS \(Format.bytes(map.residentBytes))")
             figures = HeapMapText.figures(map)
+            if json { shown = map }
         }
         try write(picture ?? "", to: output)
         if timings {
             let total = Date().timeIntervalSince(started)
             FileHandle.standardError.write(Data("heapmap timings: total \(Format.seconds(total)), layout of \(Format.count(layoutBlocks)) blocks \(Format.seconds(run.layoutSeconds)), picture (call sites, SVG) \(Format.seconds(pictureSeconds)), \(run.breakdowns.count) RSS breakdowns \(Format.seconds(run.breakdownSeconds)), two replays \(Format.seconds(total - pictureSeconds - run.layoutSeconds - run.breakdownSeconds))\n".utf8))
+        }
+        if json, let shown {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(HeapMapReport(map: shown, run: run)), as: UTF8.self))
+            return
         }
         print("Peak live heap \(Format.bytes(run.peakBytes)) at \(Format.seconds(Double(run.peakTimeNs) / 1e9)); \(Format.count(run.events)) events; \(run.residencySnapshots) residency snapshots")
         print(figures)
@@ -137,7 +146,7 @@ struct HeapMapCommand: ParsableCommand {
     }
 
     private func colouring(for map: HeapMap, reader: TraceReader) -> HeapMapColouring {
-        switch colour {
+        switch colour ?? .site {
         case .size: return .bySize
         case .site:
             let sites = HeapMapCallSites(map: map, stacks: reader.stacks, symbolizer: Symbolizer(moduleMaps: reader.moduleMaps))
