@@ -50,19 +50,27 @@ enum HTMLReportScript {
             el("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), "class": "grid" }, axis);
             el("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, axis).textContent = bytes(v);
           }
-          for (var k2 = 0; k2 <= 6; k2++) {
-            var tv = domain[0] + (domain[1] - domain[0]) * k2 / 6;
-            el("text", { x: x(tv), y: H - B + 16, "text-anchor": "middle" }, axis).textContent = seconds(tv);
+          // Time ticks at a round step (1, 2 or 5 times a power of ten), labelled with enough decimals.
+          var raw = (domain[1] - domain[0]) / 6e9, step = Math.pow(10, Math.floor(Math.log10(raw)));
+          if (raw / step >= 5) step *= 5; else if (raw / step >= 2) step *= 2;
+          var decimals = Math.max(0, Math.min(9, -Math.floor(Math.log10(step) + 1e-9)));
+          for (var tv = Math.ceil(domain[0] / 1e9 / step) * step; tv * 1e9 <= domain[1] + 1; tv += step) {
+            el("text", { x: x(tv * 1e9), y: H - B + 16, "text-anchor": "middle" }, axis).textContent = tv.toFixed(decimals) + " s";
           }
           el("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, stroke: "#999" }, axis);
           var clip = "timeline-clip";
           var defs = el("defs", {}, g);
           el("rect", { x: L, y: 0, width: W - L - R, height: H }, el("clipPath", { id: clip }, defs));
           var plot = el("g", { "clip-path": "url(#" + clip + ")" }, g);
+          // Steps: a sample's value holds until the next sample (events carry the last tick's time).
           function line(values, colour, id) {
             var pts = [];
-            for (var i = 0; i < t.length; i++) pts.push(x(t[i]).toFixed(1) + "," + y(values[i]).toFixed(1));
+            for (var i = 0; i < t.length; i++) {
+              if (i > 0) pts.push(x(t[i]).toFixed(1) + "," + y(values[i - 1]).toFixed(1));
+              pts.push(x(t[i]).toFixed(1) + "," + y(values[i]).toFixed(1));
+            }
             el("polyline", { points: pts.join(" "), fill: "none", stroke: colour, "stroke-width": 1.6, id: id }, plot);
+            if (t.length < 60) for (var j = 0; j < t.length; j++) el("circle", { cx: x(t[j]), cy: y(values[j]), r: 2.5, fill: colour }, plot);
           }
           line(rss, "#1a5fb4", "timeline-rss");
           line(heap, "#d9480f", "timeline-heap");
