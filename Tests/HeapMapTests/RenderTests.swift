@@ -36,6 +36,13 @@ struct RenderTests {
         try checkGolden(HeapMapText.figures(fixture()), "ten-blocks.txt")
     }
 
+    @Test func breakdownChartStacksTheTerms() {
+        let b = RSSBreakdown.unmeasured(timeNs: 1_000_000, residentBytes: 10_000, liveBytes: 800, chunkBytes: 832)
+        let svg = HeapMapPicture.svg(fixture(), colouring: .bySize, title: "t", subtitle: "s", breakdowns: [b, b])
+        #expect(svg.contains("RSS over the run"))
+        #expect(svg.components(separatedBy: "<title>0.001 s: RSS").count == 3)
+    }
+
     @Test func animationHasOneGroupPerFrame() {
         let maps = tenBlocksWithHoles().maps(at: [.afterEvents(10), .end])
         let svg = HeapMapPicture.animatedSVG(maps.map { ($0, "frame") }, colouring: .bySize, title: "two frames")

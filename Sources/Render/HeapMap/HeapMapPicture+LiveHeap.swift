@@ -63,12 +63,58 @@ extension HeapMapPicture {
     /// chunks are drawn at their real address and size. Blocks narrower than a pixel are merged:
     /// a pixel takes the colour holding most of its bytes, its opacity the share of it in use.
     /// Output size is bounded by the pixels, not the blocks. Deterministic for the same input.
-    public static func svg(_ map: HeapMap, colouring: HeapMapColouring, title: String, subtitle: String, bytesPerRow: UInt64? = nil) -> String {
+    /// With `breakdowns`, a stacked bar chart of the RSS breakdown over the run is drawn under the map.
+    public static func svg(
+        _ map: HeapMap, colouring: HeapMapColouring, title: String, subtitle: String, bytesPerRow: UInt64? = nil,
+        breakdowns: [RSSBreakdown] = []
+    ) -> String {
         let frame = liveHeapFrame(map, colouring: colouring, top: 96 + 16 * ((colouring.legend.count + 2 + 5) / 6), bytesPerRow: bytesPerRow)
-        var out = header(width: frame.width, height: frame.height, title: title, subtitle: subtitle, perRow: frame.perRow, colouring: colouring)
+        let chart = breakdowns.isEmpty ? (body: "", height: 0) : breakdownChart(breakdowns, top: frame.height, width: frame.width)
+        var out = header(width: frame.width, height: frame.height + chart.height, title: title, subtitle: subtitle, perRow: frame.perRow, colouring: colouring)
         out += frame.body
+        out += chart.body
         out += "</svg>\n"
         return out
+    }
+
+    /// The colours and names of the RSS breakdown's terms, bottom to top.
+    static let breakdownTerms: [(colour: String, label: String)] = [
+        ("#1f77b4", "live data"), ("#8c8c8c", "allocator overhead"), ("#f28e2b", "freed heap, still resident"),
+        ("#59a14f", "program's own mmaps"), ("#d9d9d9", "other (stacks, code, files)"),
+    ]
+
+    /// A stacked bar per measured breakdown: how RSS splits over time.
+    static func breakdownChart(_ breakdowns: [RSSBreakdown], top: Int, width: Int) -> (body: String, height: Int) {
+        let chartHeight = 160
+        var out = ""
+        func line(_ s: String) { out += s + "\n" }
+        let maxRSS = max(1, breakdowns.map(\.residentBytes).max() ?? 1)
+        line(#"<text x="10" y="\#(top + 14)" font-size="12">RSS over the run, split at each page-residency snapshot (bar height = RSS; tallest \#(Format.bytes(maxRSS)))</text>"#)
+        for (i, term) in breakdownTerms.enumerated() {
+            let x = 10 + i * 240
+            line(#"<rect x="\#(x)" y="\#(top + 22)" width="12" height="12" fill="\#(term.colour)"/><text x="\#(x + 16)" y="\#(top + 32)">\#(escapeText(term.label))</text>"#)
+        }
+        let base = top + 44 + chartHeight
+        let barWidth = max(1.0, min(24.0, Double(rowWidth) / Double(breakdowns.count)))
+        for (i, b) in breakdowns.enumerated() {
+            let values: [UInt64] = [b.liveResidentBytes ?? b.liveBytes, b.overheadResidentBytes ?? b.overheadBytes, b.freeResidentBytes ?? 0,
+                                    b.mappedResidentBytes ?? 0, UInt64(max(0, b.otherBytes))]
+            var y = Double(base)
+            let x = Double(labelWidth) + Double(i) * barWidth
+            var tip = "\(Format.seconds(Double(b.timeNs) / 1e9)): RSS \(Format.bytes(b.residentBytes))"
+            for (k, v) in values.enumerated() { tip += ", \(breakdownTerms[k].label) \(Format.bytes(v))" }
+            line("<g><title>\(escapeText(tip))</title>")
+            for (k, v) in values.enumerated() where v > 0 {
+                let h = Double(v) / Double(maxRSS) * Double(chartHeight)
+                y -= h
+                line(#"<rect x="\#(Format.fixed(x, decimals: 2))" y="\#(Format.fixed(y, decimals: 2))" width="\#(Format.fixed(max(0.5, barWidth - 1), decimals: 2))" height="\#(Format.fixed(h, decimals: 2))" fill="\#(breakdownTerms[k].colour)"/>"#)
+            }
+            line("</g>")
+        }
+        if let first = breakdowns.first, let last = breakdowns.last {
+            line(#"<text x="\#(labelWidth)" y="\#(base + 14)">\#(Format.seconds(Double(first.timeNs) / 1e9))</text><text x="\#(labelWidth + Int(barWidth * Double(breakdowns.count)))" y="\#(base + 14)" text-anchor="end">\#(Format.seconds(Double(last.timeNs) / 1e9))</text>"#)
+        }
+        return (out, chartHeight + 44 + 24)
     }
 
     /// One SVG that plays `maps` in turn (one frame a second, looping), for `--animate`; all frames

@@ -105,9 +105,11 @@ struct HeapMapCommand: ParsableCommand {
             try runFrames(reader: reader, count: frames ?? 20)
             return
         }
-        var picture: String?
         var figures = ""
         var shown: HeapMap?
+        var drawnMap: HeapMap?
+        var drawnColouring = HeapMapColouring.bySize
+        var drawnTitle = "", drawnSubtitle = ""
         let started = Date()
         var pictureSeconds = 0.0
         var layoutBlocks: UInt64 = 0
@@ -121,13 +123,19 @@ struct HeapMapCommand: ParsableCommand {
                 drawn = map.window(start: start, length: length)
                 title += ", window 0x\(String(start, radix: 16)) + \(Format.bytes(length))"
             }
-            picture = HeapMapPicture.svg(
-                drawn, colouring: colouring(for: drawn, reader: reader), title: title,
-                subtitle: "--at \(at): \(Format.seconds(Double(map.timeNs) / 1e9)), \(Format.bytes(map.overall.liveBytes)) live in \(Format.count(map.overall.blocks)) blocks, "
+            drawnMap = drawn
+            drawnColouring = colouring(for: drawn, reader: reader)
+            drawnTitle = title
+            drawnSubtitle = ("--at \(at): \(Format.seconds(Double(map.timeNs) / 1e9)), \(Format.bytes(map.overall.liveBytes)) live in \(Format.count(map.overall.blocks)) blocks, "
                     + "\(Format.count(map.overall.holes)) holes, RSS \(Format.bytes(map.residentBytes))")
             figures = HeapMapText.figures(map)
             if json { shown = map }
         }
+        let pictureStarted = Date()
+        let picture = drawnMap.map {
+            HeapMapPicture.svg($0, colouring: drawnColouring, title: drawnTitle, subtitle: drawnSubtitle, breakdowns: run.breakdowns)
+        }
+        pictureSeconds += Date().timeIntervalSince(pictureStarted)
         try write(picture ?? "", to: output)
         if timings {
             let total = Date().timeIntervalSince(started)
