@@ -113,3 +113,29 @@ import TraceModel
         #expect(thin.last?.residentBytes == 9_999)
     }
 }
+
+/// The page's size is set by the caps, not by the trace.
+@Suite struct PageSizeTests {
+    @Test func aReportFilledToEveryCapStaysUnderTenMiB() {
+        let limits = ReportLimits()
+        let long = String(repeating: "VeryLongTemplateName<std::vector<int>>::", count: 3) + "function"
+        let stack = (0..<limits.stackDepth).map { "\(long)\($0) (some/deep/source/path/file\($0).cpp:1234)" }
+        var report = MemoryReport(summary: ReportSummary(program: "/bin/big"))
+        report.callSites = (0..<5 * limits.callSites).map {
+            ReportCallSite(function: "\(long)\($0)", location: "file.cpp:\($0)", figures: ReportFixtures.figures(UInt64($0), 1 << 40), stack: stack)
+        }
+        report.leaks = (0..<limits.leaks).map { _ in ReportLeak(bytes: 1 << 30, blocks: 1 << 20, stack: stack + stack + stack + stack) }
+        report.frameNames = ["all"] + (0..<4 * limits.flameGraphNodes).map { "\(long)\($0)" }
+        report.frameLocations = (0..<limits.flameGraphNodes).map { "file\($0).cpp:\($0)" }
+        report.flameGraphs = FlameGraphKind.allCases.map { kind in
+            ReportFlameGraph(kind: kind, nodes: (0..<limits.flameGraphNodes).map {
+                .init(parent: Int32($0 - 1), name: Int32($0), location: Int32($0), weight: 1 << 40, bytes: 1 << 40, count: 1 << 30)
+            })
+        }
+        report.timeline = (0..<limits.timelinePoints).map { .point(timeNs: UInt64($0) * 1_000_000_000, heapBytes: 1 << 40, residentBytes: 1 << 41) }
+        report.threads = (0..<1_000).map { ReportThread(id: UInt32($0), name: "worker-\($0)", calls: 1 << 30) }
+        report.modules = (0..<1_000).map { ReportModule(path: "/usr/lib/x86_64-linux-gnu/libmodule\($0).so.1", buildID: String(repeating: "ab", count: 20), loadBias: 1 << 46) }
+        let html = HTMLReport().render(report)
+        #expect(html.utf8.count < 10 << 20, "\(html.utf8.count) bytes")
+    }
+}

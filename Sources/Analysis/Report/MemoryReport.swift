@@ -71,9 +71,13 @@ public struct ReportLimits: Sendable {
     /// Call sites kept per ranking figure.
     public var callSites = 100
     /// Leaking stacks listed.
-    public var leaks = 100
+    public var leaks = 50
     /// Frames kept per call-site stack.
-    public var stackDepth = 32
+    public var stackDepth = 24
+    /// Frames kept per leak stack (innermost first).
+    public var leakStackDepth = 64
+    /// Characters kept of a function name (longer names, such as deep C++ templates, end in `…`).
+    public var nameLength = 240
     /// Nodes kept per flame graph (tiny frames are merged until the graph fits).
     public var flameGraphNodes = 4_000
     /// Frames narrower than this share of the total are merged into `(N smaller frames)`.

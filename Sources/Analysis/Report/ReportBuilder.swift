@@ -156,7 +156,7 @@ public struct ReportBuilder {
                     continue
                 }
                 let node = graph.nodes[k.node]
-                let name = graph.name(of: node)
+                let name = clip(graph.name(of: node))
                 let n: Int32
                 if let i = nameIndex[name] { n = i } else {
                     n = Int32(report.frameNames.count)
@@ -240,13 +240,14 @@ public struct ReportBuilder {
     // MARK: Call sites and leaks
 
     /// `function (file.c:12)` for each source frame of an instruction pointer, innermost first.
-    static func describe(_ ip: UInt64, _ symbols: [UInt64: [SymbolizedFrame]]) -> [String] {
+    func describe(_ ip: UInt64, _ symbols: [UInt64: [SymbolizedFrame]]) -> [String] {
         guard let frames = symbols[ip], !frames.isEmpty else { return ["0x" + String(ip, radix: 16)] }
-        return frames.map { describe($0) }
+        return frames.map { clip($0.function) + " (" + Self.shortLocation($0) + ")" }
     }
 
-    static func describe(_ f: SymbolizedFrame) -> String {
-        f.function + " (" + shortLocation(f) + ")"
+    /// A name cut to `limits.nameLength` characters.
+    func clip(_ name: String) -> String {
+        name.count <= limits.nameLength ? name : String(name.prefix(limits.nameLength - 1)) + "…"
     }
 
     static func shortLocation(_ f: SymbolizedFrame) -> String {
@@ -305,11 +306,11 @@ public struct ReportBuilder {
         report.callSites = ordered.map { site in
             let a = sites[site]!
             let frame = site == 0 ? nil : profile.symbols[site]?.first
-            let function = site == 0 ? "(no stack)" : frame?.function ?? "0x" + String(site, radix: 16)
+            let function = site == 0 ? "(no stack)" : frame.map { clip($0.function) } ?? "0x" + String(site, radix: 16)
             let location = frame.map(Self.shortLocation) ?? ""
             let frames = Array(profile.stacks.frames(of: a.heaviest))
             let start = frames.firstIndex(of: site) ?? 0
-            let lines = frames[start...].flatMap { Self.describe($0, profile.symbols) }.prefix(limits.stackDepth)
+            let lines = frames[start...].flatMap { describe($0, profile.symbols) }.prefix(limits.stackDepth)
             return ReportCallSite(function: function, location: location, figures: a.stats, stack: Array(lines))
         }
     }
@@ -320,8 +321,8 @@ public struct ReportBuilder {
         report.leakCount = leaking.count
         report.leaks = leaking.prefix(limits.leaks).map { s in
             let frames = profile.stacks.frames(of: s.stack)
-            let lines = frames.isEmpty ? ["(no stack)"] : frames.flatMap { Self.describe($0, profile.symbols) }
-            return ReportLeak(bytes: s.figures.leakedBytes, blocks: s.figures.leakedBlocks, stack: Array(lines.prefix(128)))
+            let lines = frames.isEmpty ? ["(no stack)"] : frames.flatMap { describe($0, profile.symbols) }
+            return ReportLeak(bytes: s.figures.leakedBytes, blocks: s.figures.leakedBlocks, stack: Array(lines.prefix(limits.leakStackDepth)))
         }
     }
 }
