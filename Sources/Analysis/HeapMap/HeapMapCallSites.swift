@@ -15,6 +15,12 @@ public struct HeapMapCallSites: Sendable {
     public init(map: HeapMap, stacks: StackTable, symbolizer: Symbolizer) {
         var bytesByStack: [StackID: UInt64] = [:]
         for b in map.blocks { bytesByStack[b.stack, default: 0] += b.payload }
+        self.init(bytesByStack: bytesByStack, stacks: stacks, symbolizer: symbolizer)
+    }
+
+    /// Groups stacks by call site, weighting each by `bytesByStack` (e.g. summed over several maps,
+    /// so that a frame series keeps one colour per site).
+    public init(bytesByStack: [StackID: UInt64], stacks: StackTable, symbolizer: Symbolizer) {
         var runtime: [String: Bool] = [:]
         var siteOf: [StackID: UInt64] = [:]
         var bytesBySite: [UInt64: UInt64] = [:]

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Render
 import TraceIO
+import TraceModel
 
 /// `--colour` of `heapmap`.
 enum HeapMapColourScheme: String, CaseIterable, ExpressibleByArgument {
@@ -37,7 +38,7 @@ struct HeapMapCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The SVG to write (frames: NAME-000.svg, NAME-001.svg, ...).")
     var output: String = "heapmap.svg"
 
-    @Option(help: "Colour used blocks by call site (default for one map) or by size class (default for frames).")
+    @Option(help: "Colour used blocks by call site (default) or by size class.")
     var colour: HeapMapColourScheme?
 
     @Flag(help: "Write one SVG that plays the heap map over the run (--frames frames, default 20).")
@@ -164,12 +165,20 @@ struct HeapMapCommand: ParsableCommand {
 
     private func runFrames(reader: TraceReader, count: Int) throws {
         let moments: [HeapMoment] = (0..<count).map { count == 1 ? .end : .fractionOfRun(Double($0 + 1) / Double(count)) }
-        // First replay: the scale every frame needs, so that all frames share the largest.
+        // First replay: the scale every frame needs (all frames share the largest), and the live
+        // bytes per stack over all frames (one colour per call site throughout).
         var perRow: UInt64 = 256
-        _ = try HeapMapAnalysis.run(reader: reader, moments: moments) { _, map in perRow = max(perRow, HeapMapPicture.bytesPerRow(for: map)) }
-        let colouring = HeapMapColouring.bySize
-        if colour == .site {
-            FileHandle.standardError.write(Data("heapmap: frames are coloured by size class (call-site colours would change between frames)\n".utf8))
+        var bytesByStack: [StackID: UInt64] = [:]
+        _ = try HeapMapAnalysis.run(reader: reader, moments: moments) { _, map in
+            perRow = max(perRow, HeapMapPicture.bytesPerRow(for: map))
+            if colour != .size { for b in map.blocks { bytesByStack[b.stack, default: 0] += b.payload } }
+        }
+        let colouring: HeapMapColouring
+        if colour == .size {
+            colouring = .bySize
+        } else {
+            let sites = HeapMapCallSites(bytesByStack: bytesByStack, stacks: reader.stacks, symbolizer: Symbolizer(moduleMaps: reader.moduleMaps))
+            colouring = .byCallSite(siteOfStack: sites.siteOfStack, siteNames: sites.names)
         }
         let name = ((reader.process?.executable).map { ($0 as NSString).lastPathComponent } ?? trace) + " (" + (trace as NSString).lastPathComponent + ")"
         let base = output.hasSuffix(".svg") ? String(output.dropLast(4)) : output
