@@ -89,7 +89,9 @@ extension HeapMapPicture {
         var out = ""
         func line(_ s: String) { out += s + "\n" }
         let maxRSS = max(1, breakdowns.map(\.residentBytes).max() ?? 1)
-        line(#"<text x="10" y="\#(top + 14)" font-size="12">RSS over the run, split at each page-residency snapshot (bar height = RSS; tallest \#(Format.bytes(maxRSS)))</text>"#)
+        let how = breakdowns.allSatisfy(\.isMeasured) ? "split at each page-residency snapshot"
+            : "no residency snapshots: freed-but-resident heap not measured, counted in other"
+        line(#"<text x="10" y="\#(top + 14)" font-size="12">RSS over the run, \#(how) (bar height = RSS; tallest \#(Format.bytes(maxRSS)))</text>"#)
         for (i, term) in breakdownTerms.enumerated() {
             let x = 10 + i * 240
             line(#"<rect x="\#(x)" y="\#(top + 22)" width="12" height="12" fill="\#(term.colour)"/><text x="\#(x + 16)" y="\#(top + 32)">\#(escapeText(term.label))</text>"#)

@@ -134,7 +134,7 @@ struct HeapMapCommand: ParsableCommand {
         }
         let pictureStarted = Date()
         let picture = drawnMap.map {
-            HeapMapPicture.svg($0, colouring: drawnColouring, title: drawnTitle, subtitle: drawnSubtitle, breakdowns: run.breakdowns)
+            HeapMapPicture.svg($0, colouring: drawnColouring, title: drawnTitle, subtitle: drawnSubtitle, breakdowns: chartBreakdowns(run))
         }
         pictureSeconds += Date().timeIntervalSince(pictureStarted)
         try write(picture ?? "", to: output)
@@ -152,6 +152,16 @@ struct HeapMapCommand: ParsableCommand {
         print(figures)
         print(HeapMapText.breakdown(run), terminator: "")
         print("wrote \(output)")
+    }
+
+    /// The measured breakdowns, or without residency snapshots the unmeasured ones of up to 120 ticks.
+    private func chartBreakdowns(_ run: HeapMapRun) -> [RSSBreakdown] {
+        if !run.breakdowns.isEmpty || run.samples.isEmpty { return run.breakdowns }
+        let count = min(run.samples.count, HeapMapAnalysis.maximumBreakdowns)
+        return (0..<count).map { i in
+            let s = run.samples[count == 1 ? 0 : i * (run.samples.count - 1) / (count - 1)]
+            return RSSBreakdown.unmeasured(timeNs: s.timeNs, residentBytes: s.residentBytes, liveBytes: s.liveBytes, chunkBytes: s.chunkBytes)
+        }
     }
 
     private func colouring(for map: HeapMap, reader: TraceReader) -> HeapMapColouring {
