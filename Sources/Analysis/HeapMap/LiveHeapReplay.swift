@@ -50,8 +50,10 @@ public struct HeapPeakScan: TraceVisitor {
     /// Creates a scan.
     public init() {}
 
+    /// Notes the tick's time (ns since start).
     public mutating func visitTick(timeNs: UInt64, residentBytes: UInt64) { lastTickNs = timeNs }
 
+    /// Applies a heap event and notes a new peak.
     public mutating func visit(_ event: TraceEvent) {
         events &+= 1
         LiveHeapReplay.apply(event, to: live, liveBytes: &liveBytes, chunkBytes: nil)
@@ -185,6 +187,7 @@ public struct LiveHeapReplay: TraceVisitor {
             chunkBytes: chunkBytes, arenaBases: arenaBases, programMappings: mappings.ranges, triggeringTick: tick, live: live))
     }
 
+    /// Captures the time moments this tick passes (before it counts), then records the RSS sample.
     public mutating func visitTick(timeNs: UInt64, residentBytes: UInt64) {
         while nextByTime < byTime.count, byTime[nextByTime].0 < timeNs {
             capture(byTime[nextByTime].1, tick: (timeNs, residentBytes))
@@ -195,6 +198,8 @@ public struct LiveHeapReplay: TraceVisitor {
         samples.append(HeapRSSSample(timeNs: timeNs, residentBytes: residentBytes, liveBytes: liveBytes, chunkBytes: chunkBytes))
     }
 
+    /// Captures the event-count moments reached, then applies the event (heap blocks and the
+    /// program's own mappings).
     public mutating func visit(_ event: TraceEvent) {
         while nextByEvents < byEvents.count, byEvents[nextByEvents].0 <= events {
             capture(byEvents[nextByEvents].1)
