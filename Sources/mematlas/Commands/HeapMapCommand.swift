@@ -148,6 +148,9 @@ struct HeapMapCommand: ParsableCommand {
             print(String(decoding: try encoder.encode(HeapMapReport(map: shown, run: run)), as: UTF8.self))
             return
         }
+        if case .time(let ns) = requested, ns > run.durationNs {
+            print("note: --at \(at) is past the trace's last sample (\(Format.seconds(Double(run.durationNs) / 1e9))): the map shows the end")
+        }
         print("Peak live heap \(Format.bytes(run.peakBytes)) at \(Format.seconds(Double(run.peakTimeNs) / 1e9)); \(Format.count(run.events)) events; \(run.residencySnapshots) residency snapshots")
         print(figures)
         print(HeapMapText.breakdown(run), terminator: "")
