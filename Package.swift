@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "VirtualMemoryTests", dependencies: ["VirtualMemory", "TestSupport"]),
         .testTarget(name: "MemorySimulatorsTests", dependencies: ["MemorySimulators", "Render", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["mematlas", "TestSupport"]),
-        .testTarget(name: "AllocatorLabTests", dependencies: ["AllocatorLab", "Render", "TestSupport"]),
+        .testTarget(name: "AllocatorLabTests", dependencies: ["AllocatorLab", "Render", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "FlameGraphTests", dependencies: ["Analysis", "Render", "TestSupport"]),
         .testTarget(name: "ReportTests", dependencies: ["Analysis", "Render", "TestSupport"]),
         .testTarget(name: "HeapMapTests", dependencies: ["Analysis", "Render", "TestSupport"]),
