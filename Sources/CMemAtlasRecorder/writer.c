@@ -45,7 +45,14 @@ static struct {
  * cheaper than a pthread mutex call on every event. */
 static int g_lock;
 
+static MA_TLS int t_is_flusher;
+static void flusher_writer_lock(void);
+
 static void writer_lock_slow(void) {
+    if (MA_UNLIKELY(t_is_flusher)) {
+        flusher_writer_lock();
+        return;
+    }
     int state = __atomic_exchange_n(&g_lock, 2, __ATOMIC_ACQUIRE);
     while (state != 0) {
         syscall(SYS_futex, &g_lock, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
@@ -554,6 +561,37 @@ static void emit_tick(int may_wait) {
 
 /* ---- The flusher thread ---- */
 
+/* Writes the oldest full buffer, if there is one; returns whether it did. */
+static int flush_next_full_buffer(void) {
+    pthread_mutex_lock(&g_flush_lock);
+    struct ma_buffer *b = &g_buffers[g_next_flush];
+    int full = b->full;
+    pthread_mutex_unlock(&g_flush_lock);
+    if (!full) return 0;
+    write_out(b->data, b->used);
+    pthread_mutex_lock(&g_flush_lock);
+    b->used = 0;
+    b->full = 0;
+    g_next_flush = (g_next_flush + 1) % MA_BUFFER_COUNT;
+    pthread_cond_broadcast(&g_flush_space);
+    pthread_mutex_unlock(&g_flush_lock);
+    return 1;
+}
+
+/* The flusher's way to the writer lock (for ticks, module maps and residency snapshots): the
+ * lock's holder may be waiting in submit_current or drain for the flusher to empty a buffer, so
+ * while the lock is taken the flusher keeps writing full buffers instead of sleeping on it. */
+static void flusher_writer_lock(void) {
+    for (;;) {
+        int expected = 0;
+        if (__atomic_compare_exchange_n(&g_lock, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return;
+        if (!flush_next_full_buffer()) {
+            struct timespec pause = {0, 20000};
+            nanosleep(&pause, NULL);
+        }
+    }
+}
+
 static void *flusher_main(void *unused) {
     (void)unused;
     sigset_t all;
@@ -562,19 +600,15 @@ static void *flusher_main(void *unused) {
     ma_hook_busy = 1; /* anything this thread allocates is the recorder's, not the program's */
     ma_in_recorder = 1;
     t_tid = ma_gettid();
+    t_is_flusher = 1;
 
     uint64_t next_tick = ma_monotonic_ns() + g_config.interval_ns;
     pthread_mutex_lock(&g_flush_lock);
     while (!g_flusher_stop) {
-        struct ma_buffer *b = &g_buffers[g_next_flush];
-        if (b->full) {
+        if (g_buffers[g_next_flush].full) {
             pthread_mutex_unlock(&g_flush_lock);
-            write_out(b->data, b->used);
+            flush_next_full_buffer();
             pthread_mutex_lock(&g_flush_lock);
-            b->used = 0;
-            b->full = 0;
-            g_next_flush = (g_next_flush + 1) % MA_BUFFER_COUNT;
-            pthread_cond_broadcast(&g_flush_space);
             continue;
         }
         uint64_t now = ma_monotonic_ns();

@@ -67,6 +67,9 @@ private enum Workload {
         #expect(report.unmatchedFrees == 0)
         #expect(report.threads == 5)
         let workloadSites = report.topByAllocations.filter { $0.location.first?.function == "workload" }
-        #expect(workloadSites.reduce(0) { $0 + $1.allocations } == 4 * Workload.allocations)
+        let shown = report.topByAllocations.prefix(4).map { site in
+            "\(site.allocations) at " + site.stack.prefix(4).map { "\($0.function)@\(($0.module as NSString).lastPathComponent)" }.joined(separator: " < ")
+        }
+        #expect(workloadSites.reduce(0) { $0 + $1.allocations } == 4 * Workload.allocations, "top sites: \(shown)")
     }
 }
