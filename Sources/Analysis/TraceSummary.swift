@@ -4,11 +4,11 @@ import TraceModel
 /// Reads a trace once and produces its summary: the whole `mematlas summary` job as a library call.
 public enum TraceSummary {
     /// Streams the trace at `path` through `HeapAnalysis`, then builds the report.
-    /// - Parameter progress: called now and then with (file bytes read, file size).
-    public static func summarize(path: String, top: Int = 10, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> (SummaryReport, HeapProfile, TraceReader) {
+    /// - Parameter progress: called now and then with how far the read has come.
+    public static func summarize(path: String, top: Int = 10, progress: ((ReadProgress) -> Void)? = nil) throws -> (SummaryReport, HeapProfile, TraceReader) {
         let reader = try TraceReader(path: path)
         var analysis = HeapAnalysis()
-        try reader.read(into: &analysis, progress: progress.map { report in { report($0, reader.fileSize) } })
+        try reader.read(into: &analysis, progress: progress)
         let profile = analysis.finish()
         let symbolizer = Symbolizer(moduleMaps: reader.moduleMaps)
         let report = SummaryBuilder(top: top).build(reader: reader, profile: profile, symbolizer: symbolizer)

@@ -47,6 +47,16 @@ public struct ModuleMap: Sendable {
     public var modules: [Module]
 }
 
+/// How far a read has come, for progress bars.
+public struct ReadProgress: Sendable {
+    /// File bytes consumed so far.
+    public var bytesRead: UInt64
+    /// The trace file's size.
+    public var fileSize: UInt64
+    /// Allocator events decoded so far.
+    public var events: UInt64
+}
+
 /// Reads a MemAtlas trace file as a stream, with bounded memory: events go to a visitor, and the
 /// reader keeps only the metadata (stacks, module maps, thread names) that reports need.
 public final class TraceReader {
@@ -128,7 +138,7 @@ public final class TraceReader {
     /// - Parameter progress: called now and then with the number of file bytes consumed so far.
     /// - Throws: `TraceFormatError` at the first corrupt record (events before it were visited).
     @inlinable
-    public func read<V: TraceVisitor>(into visitor: inout V, progress: ((UInt64) -> Void)? = nil) throws {
+    public func read<V: TraceVisitor>(into visitor: inout V, progress: ((ReadProgress) -> Void)? = nil) throws {
         try readBatches(progress: progress) { batch in
             var tick = 0
             let ticks = batch.ticks
@@ -152,7 +162,7 @@ public final class TraceReader {
     /// while `body` works on the current one; the reader's metadata (stacks, module maps, thread
     /// names) is then complete only once this returns, so `body` must not read it.
     /// - Parameter body: called for each batch, on the calling thread; the batch is reused after it returns.
-    public func readBatches(parallel: Bool = true, progress: ((UInt64) -> Void)? = nil, _ body: (TraceBatch) throws -> Void) throws {
+    public func readBatches(parallel: Bool = true, progress: ((ReadProgress) -> Void)? = nil, _ body: (TraceBatch) throws -> Void) throws {
         guard parallel else {
             try decodeAll(progress: progress) { batch in
                 try body(batch)
@@ -186,7 +196,7 @@ public final class TraceReader {
 
     /// The decode loop: fills batches and hands each full one to `handOver`, which returns the next
     /// batch to fill; the last, partly filled batch is handed over too.
-    private func decodeAll(progress: ((UInt64) -> Void)?, handOver: (TraceBatch) throws -> TraceBatch) throws {
+    private func decodeAll(progress: ((ReadProgress) -> Void)?, handOver: (TraceBatch) throws -> TraceBatch) throws {
         stacks = StackTable()
         moduleMaps = []
         residency = []
@@ -211,7 +221,7 @@ public final class TraceReader {
                 guard batch.isFull else { break }
                 batch = try handOver(batch)
             }
-            progress?(source.fileOffset)
+            progress?(ReadProgress(bytesRead: source.fileOffset, fileSize: fileSize, events: decoder.events))
             if !more {
                 let leftover = source.available
                 eventCount = decoder.events

@@ -25,15 +25,15 @@ public struct ReportBuilder {
     /// - Parameters:
     ///   - top: call sites per ranking in the returned `SummaryReport`.
     ///   - heapMap: also replay the trace to draw the heap at its peak (two more passes).
-    ///   - progress: called now and then with (file bytes read, file size).
+    ///   - progress: called now and then with how far the read has come.
     ///   - phase: called with a short description as each later phase starts (symbolizing, the heap map).
     /// - Throws: the reader's errors (`TraceOpenError`, `TraceFormatError`).
     public func load(
-        path: String, top: Int = 5, heapMap: Bool = true, progress: ((UInt64, UInt64) -> Void)? = nil, phase: ((String) -> Void)? = nil
+        path: String, top: Int = 5, heapMap: Bool = true, progress: ((ReadProgress) -> Void)? = nil, phase: ((String) -> Void)? = nil
     ) throws -> Result {
         let reader = try TraceReader(path: path)
         var pass = VisitorPair(HeapAnalysis(), DistributionAnalysis())
-        try reader.read(into: &pass, progress: progress.map { report in { report($0, reader.fileSize) } })
+        try reader.read(into: &pass, progress: progress)
         let profile = pass.first.finish()
         phase?("symbolizing and building the report")
         let symbolizer = Symbolizer(moduleMaps: reader.moduleMaps)

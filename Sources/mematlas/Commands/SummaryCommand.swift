@@ -2,6 +2,7 @@ import Analysis
 import ArgumentParser
 import Foundation
 import Render
+import TraceIO
 
 /// `mematlas summary`: the terminal summary of a trace (or JSON for scripts).
 struct SummaryCommand: ParsableCommand {
@@ -37,23 +38,26 @@ func renderSummary(_ report: SummaryReport, json: Bool, top: Int) -> String {
 
 /// A progress bar on stderr (events read, rate, ETA) for traces big enough to wait for.
 enum ProgressBar {
-    static func forTerminal() -> ((UInt64, UInt64) -> Void)? {
+    static func forTerminal() -> ((ReadProgress) -> Void)? {
         guard isatty(STDERR_FILENO) != 0 else { return nil }
         let start = Date()
         var lastDraw = Date.distantPast
         var finished = false
-        return { done, total in
+        return { progress in
             let now = Date()
+            let (done, total) = (progress.bytesRead, progress.fileSize)
             guard total > 32 << 20, !finished, now.timeIntervalSince(lastDraw) > 0.2 || done >= total else { return }
             lastDraw = now
             let fraction = total == 0 ? 1 : min(1, Double(done) / Double(total))
             let elapsed = now.timeIntervalSince(start)
-            let rate = elapsed > 0 ? Double(done) / elapsed : 0
-            let eta = rate > 0 ? Double(total - min(done, total)) / rate : 0
+            let eventRate = elapsed > 0 ? Double(progress.events) / elapsed : 0
+            let eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : 0
             let width = 30
             let filled = Int(fraction * Double(width))
             let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-            FileHandle.standardError.write(Data("\r[\(bar)] \(Int(fraction * 100))%  \(Int(rate / 1_048_576)) MiB/s  ETA \(Int(eta)) s ".utf8))
+            let line = "\r[\(bar)] \(Int(fraction * 100))%  \(Format.count(progress.events)) events  "
+                + String(format: "%.1fM events/s", eventRate / 1e6) + "  ETA \(Int(eta.rounded())) s "
+            FileHandle.standardError.write(Data(line.utf8))
             if done >= total {
                 finished = true
                 FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
