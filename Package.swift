@@ -44,15 +44,14 @@ let package = Package(
         ),
         .target(name: "TestSupport", dependencies: ["TraceModel", "TraceIO", "Analysis", "Recording"], path: "Tests/TestSupport"),
         .testTarget(name: "TraceIOTests", dependencies: ["TraceIO", "Analysis", "Recording", "TestSupport"]),
-        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "TestSupport"]),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "Analysis", "TestSupport"]),
         .testTarget(name: "VirtualMemoryTests", dependencies: ["VirtualMemory", "TestSupport"]),
         .testTarget(name: "MemorySimulatorsTests", dependencies: ["MemorySimulators", "Render", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["mematlas", "TestSupport"]),
         .testTarget(name: "AllocatorLabTests", dependencies: ["AllocatorLab", "Render", "TestSupport"], exclude: ["Golden"]),
-        .testTarget(name: "FlameGraphTests", dependencies: ["Analysis", "Render", "TestSupport"]),
-        .testTarget(name: "ReportTests", dependencies: ["Analysis", "Render", "TestSupport"]),
-        .testTarget(name: "HeapMapTests", dependencies: ["Analysis", "Render", "TestSupport"]),
+        .testTarget(name: "FlameGraphTests", dependencies: ["Analysis", "Render", "TestSupport"], exclude: ["Golden"]),
+        .testTarget(name: "ReportTests", dependencies: ["Analysis", "Render", "TestSupport"], exclude: ["Golden"]),
+        .testTarget(name: "HeapMapTests", dependencies: ["Analysis", "Render", "TestSupport"], exclude: ["Golden"]),
     ],
     swiftLanguageModes: [.v5]
 )
