@@ -52,6 +52,24 @@ import TraceModel
         let allocated = try #require((graphs["allocated"] as? [String: Any])?["nodes"] as? [Int])
         #expect(allocated.count % 6 == 0)
         #expect(allocated[3] == 56_432)  // the root's weight
+        // Figures by time slice: slice indices delta-coded.
+        let slices = try #require(data["slices"] as? [String: Any])
+        #expect(slices["widthNs"] as? Int == 500_000_000 && slices["count"] as? Int == 6)
+        #expect(data["sites"] as? [[Int]] == [[2, 10, 50_000], [4, 1, 32]])
+        #expect(html.contains("<tr data-site=\"1\"><td data-v=\"&lt;/script&gt;"))
+        let sliced = try #require((graphs["allocated"] as? [String: Any])?["sliced"] as? [String: Any])
+        let values = try #require(sliced["values"] as? [Int])
+        #expect(Array(values.prefix(9)) == [4, 0, 2_560, 1, 3_840, 1, 50_000, 2, 32])  // the root
+        #expect((sliced["nodes"] as? [Int])?.prefix(2) == [-1, 0])
+        #expect((graphs["peak"] as? [String: Any])?["sliced"] == nil)
+    }
+
+    @Test func aReportWithoutTimeSlicesSaysTheSelectionFiltersNothing() {
+        var report = ReportFixtures.report()
+        report.timeSlices = nil
+        let html = HTMLReport().render(report)
+        #expect(html.contains("This report has no figures by time"))
+        #expect(!html.contains("id=\"callsites-range\"") && !html.contains("\"sites\":"))
     }
 }
 
@@ -133,9 +151,21 @@ import TraceModel
             })
         }
         report.timeline = (0..<limits.timelinePoints).map { .point(timeNs: UInt64($0) * 1_000_000_000, heapBytes: 1 << 40, residentBytes: 1 << 41) }
+        // Figures by time: every site and every sliced value of the two sliced graphs in use.
+        report.timeSlices = ReportTimeSlices(widthNs: 1 << 40, count: limits.timeSlices)
+        for i in report.callSites.indices {
+            report.callSites[i].slices = (0..<limits.timeSlices).map { ReportSliceFigures(slice: $0, allocations: 1 << 30, bytes: 1 << 40) }
+        }
+        let perNode = limits.timeSlices
+        for i in 0..<2 {
+            report.flameGraphs[i].sliced = ReportSlicedFlameGraph(nodes: (0..<limits.slicedFlameGraphValues / perNode).map {
+                .init(parent: Int32($0 - 1), source: Int32($0), values: (0..<perNode).map { .init(slice: $0, value: 1 << 40) })
+            }, mergedNodes: limits.flameGraphNodes)
+        }
         report.threads = (0..<1_000).map { ReportThread(id: UInt32($0), name: "worker-\($0)", calls: 1 << 30) }
         report.modules = (0..<1_000).map { ReportModule(path: "/usr/lib/x86_64-linux-gnu/libmodule\($0).so.1", buildID: String(repeating: "ab", count: 20), loadBias: 1 << 46) }
         let html = HTMLReport().render(report)
+        print("PageSizeTests: \(html.utf8.count) bytes")
         #expect(html.utf8.count < 10 << 20, "\(html.utf8.count) bytes")
     }
 }

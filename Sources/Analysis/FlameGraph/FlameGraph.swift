@@ -143,20 +143,37 @@ public struct FlameGraphBuilder {
     public func build(_ profile: StackProfile) -> FlameGraph {
         var tree = TreeAccumulator()
         tree.indexesChildren = false  // one sorted pass: a node is new whenever the path diverges
-        addSamples(of: profile, to: &tree, side: .after)
+        var ends: [Int32] = []
+        addSamples(of: profile, to: &tree, side: .after, pathEnds: &ends)
         return tree.finish(kind: kind, inverted: inverted, differential: false, title: title)
+    }
+
+    /// The flame graph of one profile, and for each of the profile's samples (in order) the index
+    /// of the node its path ends at (-1: left out, as the kind has no figure for it or it was filtered).
+    public func buildWithSampleNodes(_ profile: StackProfile) -> (graph: FlameGraph, sampleNodes: [Int32]) {
+        var tree = TreeAccumulator()
+        tree.indexesChildren = false
+        var ends = [Int32](repeating: -1, count: profile.samples.count)
+        addSamples(of: profile, to: &tree, side: .after, pathEnds: &ends)
+        var newIndex: [Int32] = []
+        let graph = tree.finish(kind: kind, inverted: inverted, differential: false, title: title, newIndex: &newIndex)
+        for i in ends.indices where ends[i] >= 0 { ends[i] = newIndex[Int(ends[i])] }
+        return (graph, ends)
     }
 
     /// The differential flame graph of two profiles: widths from max(before, after) per path,
     /// before and after figures on every node.
     public func buildDifferential(before: StackProfile, after: StackProfile) -> FlameGraph {
         var tree = TreeAccumulator()
-        addSamples(of: before, to: &tree, side: .before)
-        addSamples(of: after, to: &tree, side: .after)
+        var ends: [Int32] = []
+        addSamples(of: before, to: &tree, side: .before, pathEnds: &ends)
+        addSamples(of: after, to: &tree, side: .after, pathEnds: &ends)
         return tree.finish(kind: kind, inverted: inverted, differential: true, title: title)
     }
 
-    private func addSamples(of profile: StackProfile, to tree: inout TreeAccumulator, side: TreeAccumulator.Side) {
+    /// Adds the profile's paths to `tree`; when `pathEnds` has one slot per sample, each gets the
+    /// (accumulator's) node where the sample's path ends.
+    private func addSamples(of profile: StackProfile, to tree: inout TreeAccumulator, side: TreeAccumulator.Side, pathEnds: inout [Int32]) {
         // Frames per distinct instruction pointer, interned once, stored flat and outermost first:
         // the frames of the ip numbered i are frameNames/frameLocations[spans[i] ..< spans[i + 1]].
         var ipNumber: [UInt64: Int32] = [:]
@@ -170,7 +187,9 @@ public struct FlameGraphBuilder {
         var threadLabels: [ThreadID: Int32] = [:]
         var allNames: [Int32] = [], allLocations: [Int32] = [], pathStarts: [Int32] = []
         var pathFigures: [(weight: UInt64, bytes: UInt64, count: UInt64)] = []
-        for sample in profile.samples {
+        var pathSamples: [Int32] = []
+        let mapsEnds = pathEnds.count == profile.samples.count && !pathEnds.isEmpty
+        for (sampleIndex, sample) in profile.samples.enumerated() {
             let weight = kind.weight(sample.figures)
             guard weight > 0 else { continue }
             if case .only(let wanted) = threads, !(sample.thread.map(wanted.contains) ?? false) { continue }
@@ -236,6 +255,7 @@ public struct FlameGraphBuilder {
             allNames.append(contentsOf: names)
             allLocations.append(contentsOf: locations)
             pathFigures.append((weight, kind.bytes(sample.figures), kind.count(sample.figures)))
+            if mapsEnds { pathSamples.append(Int32(sampleIndex)) }
         }
         pathStarts.append(Int32(allNames.count))
         // Paths in name order: consecutive paths share their longest prefixes, and in a fresh tree
@@ -261,8 +281,9 @@ public struct FlameGraphBuilder {
         for p in order {
             let range = Int(pathStarts[p])..<Int(pathStarts[p + 1])
             let figures = pathFigures[p]
-            tree.add(names: allNames[range], locations: allLocations[range], weight: figures.weight, bytes: figures.bytes,
-                     count: figures.count, side: side)
+            let end = tree.add(names: allNames[range], locations: allLocations[range], weight: figures.weight, bytes: figures.bytes,
+                               count: figures.count, side: side)
+            if mapsEnds { pathEnds[Int(pathSamples[p])] = end }
         }
     }
 }
@@ -313,8 +334,10 @@ struct TreeAccumulator {
     var lastNames: [Int32] = []
     var lastNodes: [Int32] = []
 
-    /// Adds one path (names and locations outermost first, root excluded) with its figures.
-    mutating func add(names path: ArraySlice<Int32>, locations: ArraySlice<Int32>, weight: UInt64, bytes: UInt64, count: UInt64, side: Side) {
+    /// Adds one path (names and locations outermost first, root excluded) with its figures; returns
+    /// the node where it ends.
+    @discardableResult
+    mutating func add(names path: ArraySlice<Int32>, locations: ArraySlice<Int32>, weight: UInt64, bytes: UInt64, count: UInt64, side: Side) -> Int32 {
         let path = Array(path), locations = Array(locations)
         var common = 0
         let limit = min(path.count, lastNames.count)
@@ -351,9 +374,17 @@ struct TreeAccumulator {
             nodes[Int(node)].bytes &+= bytes
             nodes[Int(node)].count &+= count
         }
+        return node
     }
 
     func finish(kind: FlameGraphKind, inverted: Bool, differential: Bool, title: String) -> FlameGraph {
+        var newIndex: [Int32] = []
+        return finish(kind: kind, inverted: inverted, differential: differential, title: title, newIndex: &newIndex)
+    }
+
+    /// Sums the subtrees and renumbers the nodes breadth first; `newIndex` maps each node of the
+    /// accumulator to its index in the finished graph.
+    func finish(kind: FlameGraphKind, inverted: Bool, differential: Bool, title: String, newIndex: inout [Int32]) -> FlameGraph {
         let n = nodes.count
         var weight = [UInt64](repeating: 0, count: n)
         var before = [UInt64](repeating: 0, count: n)
@@ -397,7 +428,7 @@ struct TreeAccumulator {
         // Breadth-first renumbering.
         var order: [Int] = [0]
         order.reserveCapacity(n)
-        var newIndex = [Int32](repeating: 0, count: n)
+        newIndex = [Int32](repeating: 0, count: n)
         var head = 0
         while head < order.count {
             let i = order[head]

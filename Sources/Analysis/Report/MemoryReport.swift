@@ -35,6 +35,9 @@ public struct MemoryReport: Sendable {
     public var modules: [ReportModule]
     /// The heap map at the peak, when it could be made.
     public var heapMap: ReportHeapMap?
+    /// The time slices that the call sites' and flame graphs' figures by time use (nil: the report
+    /// has none, and a time range filters nothing).
+    public var timeSlices: ReportTimeSlices?
 
     /// Creates a report from parts (tests build one in code).
     public init(
@@ -82,6 +85,12 @@ public struct ReportLimits: Sendable {
     public var flameGraphNodes = 4_000
     /// Frames narrower than this share of the total are merged into `(N smaller frames)`.
     public var flameGraphMinimumShare = 0.0005
+    /// Time slices at most over the run, for the figures of a time range (the slice width doubles
+    /// from 1 ms until the run fits).
+    public var timeSlices = 64
+    /// Per-slice values kept per sliced flame graph (allocated, allocations): the lightest frames
+    /// are merged into `(N smaller frames)` until the graph's values fit.
+    public var slicedFlameGraphValues = 20_000
     /// Creates the default limits.
     public init() {}
 }
@@ -182,11 +191,87 @@ public struct ReportFlameGraph: Sendable, Equatable {
     public var nodes: [Node]
     /// Frames of the full graph (before tiny frames were merged).
     public var fullNodeCount: Int
+    /// The graph by time slice, for a time range (the allocated and allocations kinds only).
+    public var sliced: ReportSlicedFlameGraph?
     /// Creates a graph.
-    public init(kind: FlameGraphKind, nodes: [Node], fullNodeCount: Int? = nil) {
+    public init(kind: FlameGraphKind, nodes: [Node], fullNodeCount: Int? = nil, sliced: ReportSlicedFlameGraph? = nil) {
         self.kind = kind
         self.nodes = nodes
         self.fullNodeCount = fullNodeCount ?? nodes.count
+        self.sliced = sliced
+    }
+}
+
+/// The run cut into equal time slices: the resolution at which a selected time range filters the
+/// call sites and the allocated and allocations flame graphs.
+public struct ReportTimeSlices: Sendable, Equatable {
+    /// One slice's width in ns: slice `k` holds the events whose time is in `[k × widthNs, (k + 1) × widthNs)`.
+    public var widthNs: UInt64
+    /// Slices from the start of the run to its end.
+    public var count: Int
+    /// Creates the slicing.
+    public init(widthNs: UInt64, count: Int) {
+        self.widthNs = widthNs
+        self.count = count
+    }
+}
+
+/// Allocations and allocated bytes in one time slice.
+public struct ReportSliceFigures: Sendable, Equatable {
+    /// The slice's index (see `ReportTimeSlices`).
+    public var slice: Int
+    /// Successful allocations in the slice.
+    public var allocations: UInt64
+    /// Bytes they requested.
+    public var bytes: UInt64
+    /// Creates a slice's figures.
+    public init(slice: Int, allocations: UInt64, bytes: UInt64) {
+        self.slice = slice
+        self.allocations = allocations
+        self.bytes = bytes
+    }
+}
+
+/// A flame graph's frames by time slice: a subset of the graph's nodes (the heaviest, so that the
+/// values fit `ReportLimits.slicedFlameGraphValues`), each lighter frame counted in an added
+/// `(N smaller frames)` node of its parent.
+public struct ReportSlicedFlameGraph: Sendable, Equatable {
+    /// One frame's width per slice.
+    public struct Node: Sendable, Equatable {
+        /// The parent's index in `nodes` (-1 for the root); parents come before their children.
+        public var parent: Int32
+        /// The frame's index in the graph's `nodes`; negative: `-N`, a frame holding N smaller frames.
+        public var source: Int32
+        /// The kind's figure over the frame's subtree (bytes or allocations) in each slice where it
+        /// is not zero, in slice order.
+        public var values: [Value]
+        /// Creates a node.
+        public init(parent: Int32, source: Int32, values: [Value]) {
+            self.parent = parent
+            self.source = source
+            self.values = values
+        }
+    }
+    /// A figure in one slice.
+    public struct Value: Sendable, Equatable {
+        /// The slice's index.
+        public var slice: Int
+        /// The figure (bytes or allocations).
+        public var value: UInt64
+        /// Creates a value.
+        public init(slice: Int, value: UInt64) {
+            self.slice = slice
+            self.value = value
+        }
+    }
+    /// The frames, parents before children.
+    public var nodes: [Node]
+    /// Nodes of the graph merged into added `(N smaller frames)` nodes here.
+    public var mergedNodes: Int
+    /// Creates a sliced graph.
+    public init(nodes: [Node], mergedNodes: Int = 0) {
+        self.nodes = nodes
+        self.mergedNodes = mergedNodes
     }
 }
 
@@ -200,12 +285,15 @@ public struct ReportCallSite: Sendable, Equatable {
     public var figures: StackStatistics
     /// The site's heaviest stack (by allocated bytes), from the site outwards, as `function (location)` lines.
     public var stack: [String]
+    /// Allocations and bytes per time slice (`MemoryReport.timeSlices`), slices without any left out.
+    public var slices: [ReportSliceFigures]
     /// Creates a call site.
-    public init(function: String, location: String, figures: StackStatistics, stack: [String]) {
+    public init(function: String, location: String, figures: StackStatistics, stack: [String], slices: [ReportSliceFigures] = []) {
         self.function = function
         self.location = location
         self.figures = figures
         self.stack = stack
+        self.slices = slices
     }
 }
 

@@ -32,12 +32,13 @@ public struct ReportBuilder {
         path: String, top: Int = 5, heapMap: Bool = true, progress: ((ReadProgress) -> Void)? = nil, phase: ((String) -> Void)? = nil
     ) throws -> Result {
         let reader = try TraceReader(path: path)
-        var pass = VisitorPair(HeapAnalysis(), DistributionAnalysis())
+        var pass = VisitorPair(VisitorPair(HeapAnalysis(), DistributionAnalysis()), AllocationSliceAnalysis(maxSlices: limits.timeSlices))
         try reader.read(into: &pass, progress: progress)
-        let profile = pass.first.finish()
+        let profile = pass.first.first.finish()
+        let slices = pass.second.finish(durationNs: reader.durationNs)
         phase?("symbolizing and building the report")
         let symbolizer = Symbolizer(moduleMaps: reader.moduleMaps)
-        var report = build(reader: reader, profile: profile, distribution: pass.second, symbolizer: symbolizer)
+        var report = build(reader: reader, profile: profile, distribution: pass.first.second, slices: slices, symbolizer: symbolizer)
         if heapMap, profile.peakBytes > 0 {
             phase?("replaying the trace for the heap map at the peak (--no-heap-map skips this)")
             var captured: HeapMap?
@@ -48,8 +49,10 @@ public struct ReportBuilder {
         return Result(report: report, summary: summary, reader: reader)
     }
 
-    /// The report of a finished pass.
-    public func build(reader: TraceReader, profile: HeapProfile, distribution: DistributionAnalysis, symbolizer: Symbolizer) -> MemoryReport {
+    /// The report of a finished pass (`slices`: the figures by time slice, when the pass gathered them).
+    public func build(
+        reader: TraceReader, profile: HeapProfile, distribution: DistributionAnalysis, slices: AllocationSlices? = nil, symbolizer: Symbolizer
+    ) -> MemoryReport {
         // Every instruction pointer of a stack that made something, symbolized in one batch.
         var samples: [StackProfile.Sample] = []
         var distinct = Set<UInt64>()
@@ -83,8 +86,9 @@ public struct ReportBuilder {
 
         var report = MemoryReport(summary: summary)
         report.timeline = Self.timeline(profile, durationNs: reader.durationNs, points: limits.timelinePoints)
-        addFlameGraphs(stackProfile, to: &report)
-        addCallSites(stackProfile, symbolizer: symbolizer, to: &report)
+        report.timeSlices = slices.map { ReportTimeSlices(widthNs: $0.widthNs, count: $0.count) }
+        addFlameGraphs(stackProfile, slices: slices, to: &report)
+        addCallSites(stackProfile, symbolizer: symbolizer, slices: slices, to: &report)
         addLeaks(stackProfile, to: &report)
         report.sizeHistogram = distribution.sizes
         report.lifetimeHistogram = distribution.lifetimeNs
@@ -136,12 +140,21 @@ public struct ReportBuilder {
     // MARK: Flame graphs
 
     /// Builds the five flame graphs of `profile`, prunes each to `limits`, and adds them (and the
-    /// names and locations they use) to `report`.
-    public func addFlameGraphs(_ profile: StackProfile, to report: inout MemoryReport) {
+    /// names and locations they use) to `report`; with `slices`, the allocated and allocations
+    /// graphs get their figures by time slice too.
+    public func addFlameGraphs(_ profile: StackProfile, slices: AllocationSlices? = nil, to report: inout MemoryReport) {
         var nameIndex: [String: Int32] = ["all": 0]
         var locationIndex: [String: Int32] = [:]
+        let sampleOfStack = slices == nil ? [] : Self.sampleIndexByStack(profile)
         for kind in FlameGraphKind.allCases {
-            let graph = FlameGraphBuilder(kind: kind).build(profile)
+            let sliced = slices != nil && (kind == .allocated || kind == .allocations)
+            let graph: FlameGraph
+            var sampleNodes: [Int32] = []
+            if sliced {
+                (graph, sampleNodes) = FlameGraphBuilder(kind: kind).buildWithSampleNodes(profile)
+            } else {
+                graph = FlameGraphBuilder(kind: kind).build(profile)
+            }
             var minimum = max(1, UInt64(Double(graph.root.weight) * limits.flameGraphMinimumShare))
             var kept = Self.prune(graph, minimum: minimum)
             while kept.count > limits.flameGraphNodes {
@@ -173,7 +186,11 @@ public struct ReportBuilder {
                 }
                 nodes.append(.init(parent: k.parent, name: n, location: l, weight: node.weight, bytes: node.bytes, count: node.count))
             }
-            report.flameGraphs.append(ReportFlameGraph(kind: kind, nodes: nodes, fullNodeCount: graph.nodes.count))
+            var result = ReportFlameGraph(kind: kind, nodes: nodes, fullNodeCount: graph.nodes.count)
+            if sliced, let slices {
+                result.sliced = slicedGraph(graph, kept: kept, sampleNodes: sampleNodes, sampleOfStack: sampleOfStack, slices: slices)
+            }
+            report.flameGraphs.append(result)
         }
     }
 
@@ -254,7 +271,7 @@ public struct ReportBuilder {
         FlameGraph.Location(file: f.file, line: f.line, module: f.module).shortDescription
     }
 
-    private func addCallSites(_ profile: StackProfile, symbolizer: Symbolizer, to report: inout MemoryReport) {
+    private func addCallSites(_ profile: StackProfile, symbolizer: Symbolizer, slices: AllocationSlices?, to report: inout MemoryReport) {
         struct Aggregate {
             var stats = StackStatistics()
             var heaviest = StackID.none
@@ -263,6 +280,7 @@ public struct ReportBuilder {
         }
         var runtimeModule: [String: Bool] = [:]
         var sites: [UInt64: Aggregate] = [:]
+        var siteOfStack = [UInt64](repeating: 0, count: slices == nil ? 0 : profile.stacks.count + 1)
         for sample in profile.samples {
             let frames = profile.stacks.frames(of: sample.stack)
             var site: UInt64 = frames.first ?? 0
@@ -281,6 +299,7 @@ public struct ReportBuilder {
                     break
                 }
             }
+            if Int(sample.stack.rawValue) < siteOfStack.count { siteOfStack[Int(sample.stack.rawValue)] = site }
             var a = sites[site] ?? Aggregate()
             a.stats.add(sample.figures)
             if a.first || sample.figures.allocatedBytes > a.heaviestBytes {
@@ -303,7 +322,8 @@ public struct ReportBuilder {
             return a.allocatedBytes != b.allocatedBytes ? a.allocatedBytes > b.allocatedBytes : $0 < $1
         }
         report.callSiteCount = sites.count
-        report.callSites = ordered.map { site in
+        let siteSlices = slices.map { Self.callSiteSlices(ordered, siteOfStack: siteOfStack, slices: $0) } ?? []
+        report.callSites = ordered.enumerated().map { row, site in
             let a = sites[site]!
             let frame = site == 0 ? nil : profile.symbols[site]?.first
             let function = site == 0 ? "(no stack)" : frame.map { clip($0.function) } ?? "0x" + String(site, radix: 16)
@@ -311,7 +331,8 @@ public struct ReportBuilder {
             let frames = Array(profile.stacks.frames(of: a.heaviest))
             let start = frames.firstIndex(of: site) ?? 0
             let lines = frames[start...].flatMap { describe($0, profile.symbols) }.prefix(limits.stackDepth)
-            return ReportCallSite(function: function, location: location, figures: a.stats, stack: Array(lines))
+            return ReportCallSite(function: function, location: location, figures: a.stats, stack: Array(lines),
+                                  slices: siteSlices.isEmpty ? [] : siteSlices[row])
         }
     }
 

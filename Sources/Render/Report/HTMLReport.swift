@@ -72,9 +72,16 @@ public struct HTMLReport {
 
     private func timeline(_ report: MemoryReport) -> String {
         var out = "<section id=\"timeline\"><h2>Live heap and RSS over time</h2>\n"
-        out += "<p class=\"note\">Hover for values; drag across the chart to zoom into a time range, double-click or "
-        out += "<button type=\"button\" id=\"timeline-reset\">Reset zoom</button> to see the whole run. "
-        out += "The selection zooms the timeline and states the range's highest heap and its heap and RSS change; the tables and flame graphs always cover the whole run.</p>\n"
+        out += "<p class=\"note\">Hover for values; drag across the chart to select a time range, double-click or "
+        out += "<button type=\"button\" class=\"whole-run\" id=\"timeline-reset\">Whole run</button> to see the whole run again. "
+        out += "A selection zooms the timeline and states the range's highest heap and its heap and RSS change. "
+        if let slices = report.timeSlices {
+            out += "It also filters the call sites' allocations and allocated bytes and the allocated and allocations flame graphs, "
+            out += "to the whole time slices it overlaps (\(slices.count) slices of \(Self.sliceWidth(slices.widthNs)) over the run); "
+            out += "the other figures (temporary, peak, leaked), the other flame graphs, leaks, histograms and the heap map cover the whole run.</p>\n"
+        } else {
+            out += "This report has no figures by time: the tables and flame graphs cover the whole run.</p>\n"
+        }
         out += "<div id=\"timeline-chart\" data-points=\"\(report.timeline.count)\"></div>\n"
         out += "<p id=\"timeline-info\" class=\"info\">&nbsp;</p>\n</section>\n"
         return out
@@ -89,7 +96,12 @@ public struct HTMLReport {
         out += "</div>\n<p id=\"fg-caption\" class=\"info\">&nbsp;</p>\n"
         out += "<p class=\"note\">Width: the selected figure summed over each frame's callees; click a frame to zoom in, a dimmed caller to zoom out; the root is at the top. "
         out += "Frames narrower than 0.05% of the total are merged into "
-        out += "<i>(N smaller frames)</i>. <input type=\"search\" id=\"fg-search\" placeholder=\"Search functions\"></p>\n"
+        out += "<i>(N smaller frames)</i>. "
+        if report.timeSlices != nil {
+            out += "A time range selected on the timeline filters the allocated and allocations graphs "
+            out += "(<button type=\"button\" class=\"whole-run\">Whole run</button>); the peak, leaked and temporary graphs cover the whole run. "
+        }
+        out += "<input type=\"search\" id=\"fg-search\" placeholder=\"Search functions\"></p>\n"
         out += "<div id=\"fg\"></div>\n<p id=\"fg-details\" class=\"info\">&nbsp;</p>\n</section>\n"
         return out
     }
@@ -100,14 +112,18 @@ public struct HTMLReport {
         out += "<p class=\"note\">\(Format.count(UInt64(report.callSites.count))) of \(Format.count(UInt64(report.callSiteCount))) call sites "
         out += "(the first frame outside the C, C++ and Swift runtimes): the top \(ReportLimits().callSites) by each figure. "
         out += "Click a heading to sort, a site to see its heaviest stack.</p>\n"
+        if report.timeSlices != nil {
+            out += "<p class=\"info\"><span id=\"callsites-range\">Whole run.</span> "
+            out += "<button type=\"button\" class=\"whole-run\" hidden>Whole run</button></p>\n"
+        }
         out += "<table class=\"sortable\" id=\"callsites-table\"><thead><tr><th data-type=\"text\">Call site</th>"
         for title in ["Allocations", "Allocated", "Temporary", "Peak", "Peak blocks", "Leaked", "Leaked blocks"] {
             out += "<th data-type=\"num\">\(title)</th>"
         }
         out += "</tr></thead>\n<tbody>\n"
-        for site in report.callSites {
+        for (i, site) in report.callSites.enumerated() {
             let f = site.figures
-            out += "<tr><td data-v=\"\(h(site.function))\"><details><summary>\(h(site.function)) <span class=\"loc\">\(h(site.location))</span></summary>"
+            out += "<tr data-site=\"\(i)\"><td data-v=\"\(h(site.function))\"><details><summary>\(h(site.function)) <span class=\"loc\">\(h(site.location))</span></summary>"
             out += "<ol class=\"stack\">" + site.stack.map { "<li>\(h($0))</li>" }.joined() + "</ol></details></td>"
             for (v, bytes) in [(f.allocations, false), (f.allocatedBytes, true), (f.temporary, false), (f.peakBytes, true),
                                (f.peakBlocks, false), (f.leakedBytes, true), (f.leakedBlocks, false)] {
@@ -191,6 +207,11 @@ public struct HTMLReport {
         return "≤ " + duration(upper)
     }
 
+    /// A slice width in ns as `16 ms` or `1,024 ms` (widths are whole milliseconds), else in seconds.
+    static func sliceWidth(_ ns: UInt64) -> String {
+        ns % 1_000_000 == 0 && ns < 100_000_000_000 ? Format.count(ns / 1_000_000) + " ms" : Format.seconds(Double(ns) / 1e9)
+    }
+
     /// A duration in ns as `1 µs`, `10 ms`, `2 s` (exact for powers of ten).
     static func duration(_ ns: UInt64) -> String {
         if ns >= 1_000_000_000 { return Format.count(ns / 1_000_000_000) + " s" }
@@ -232,6 +253,10 @@ public struct HTMLReport {
 
     /// The JSON the script reads: timeline arrays, peak markers and the flame graphs (one shared
     /// name table, nodes as flat integer arrays of `parent, name, location, weight, bytes, count`).
+    /// With time slices: `slices` (width and count), `sites` (per call site, in table order, flat
+    /// `slice, allocations, bytes` triples) and per sliced flame graph `sliced` (`nodes` as flat
+    /// `parent, source` pairs; `values` per node: a count, then `slice, value` pairs). Slice
+    /// indices are delta-coded (each the difference from the previous one of its list).
     func data(_ report: MemoryReport) -> String {
         let j = HTMLEscaping.jsonString
         let s = report.summary
@@ -240,6 +265,20 @@ public struct HTMLReport {
         out += "\"timeline\":{\"t\":[" + report.timeline.map { String($0.timeNs) }.joined(separator: ",") + "],"
         out += "\"heap\":[" + report.timeline.map { String($0.heapBytes) }.joined(separator: ",") + "],"
         out += "\"rss\":[" + report.timeline.map { String($0.residentBytes) }.joined(separator: ",") + "]},\n"
+        if let slices = report.timeSlices {
+            out += "\"slices\":{\"widthNs\":\(slices.widthNs),\"count\":\(slices.count)},\n\"sites\":["
+            out += report.callSites.map { site in
+                var previous = 0
+                var numbers: [String] = []
+                numbers.reserveCapacity(site.slices.count * 3)
+                for f in site.slices {
+                    numbers.append(String(f.slice - previous)); numbers.append(String(f.allocations)); numbers.append(String(f.bytes))
+                    previous = f.slice
+                }
+                return "[" + numbers.joined(separator: ",") + "]"
+            }.joined(separator: ",\n")
+            out += "],\n"
+        }
         out += "\"names\":[" + report.frameNames.map(j).joined(separator: ",") + "],\n"
         out += "\"locations\":[" + report.frameLocations.map(j).joined(separator: ",") + "],\n"
         out += "\"graphs\":{"
@@ -250,11 +289,30 @@ public struct HTMLReport {
                 nodes.append(String(n.parent)); nodes.append(String(n.name)); nodes.append(String(n.location))
                 nodes.append(String(n.weight)); nodes.append(String(n.bytes)); nodes.append(String(n.count))
             }
-            return "\n\(j(g.kind.rawValue)):{\"caption\":\(j(g.kind.caption)),\"bytes\":\(g.kind.isBytes),"
-                + "\"full\":\(g.fullNodeCount),\"nodes\":[" + nodes.joined(separator: ",") + "]}"
+            var graph = "\n\(j(g.kind.rawValue)):{\"caption\":\(j(g.kind.caption)),\"bytes\":\(g.kind.isBytes),"
+            graph += "\"full\":\(g.fullNodeCount),\"nodes\":[" + nodes.joined(separator: ",") + "]"
+            if let s = g.sliced { graph += ",\n\"sliced\":" + sliced(s) }
+            return graph + "}"
         }.joined(separator: ",")
         out += "}}"
         return out
+    }
+
+    /// A sliced flame graph's JSON: `merged`, `nodes` (`parent, source` pairs) and `values`.
+    private func sliced(_ g: ReportSlicedFlameGraph) -> String {
+        var nodes: [String] = []
+        nodes.reserveCapacity(g.nodes.count * 2)
+        var values: [String] = []
+        for n in g.nodes {
+            nodes.append(String(n.parent)); nodes.append(String(n.source))
+            values.append(String(n.values.count))
+            var previous = 0
+            for v in n.values {
+                values.append(String(v.slice - previous)); values.append(String(v.value))
+                previous = v.slice
+            }
+        }
+        return "{\"merged\":\(g.mergedNodes),\"nodes\":[" + nodes.joined(separator: ",") + "],\n\"values\":[" + values.joined(separator: ",") + "]}"
     }
 
     /// `1 block`, `2 blocks`, `1,234 blocks`.

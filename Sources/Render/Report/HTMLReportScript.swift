@@ -1,5 +1,7 @@
-/// The HTML report's script: draws the timeline (hover values, drag to zoom) and the flame graphs
-/// (kind switch, click to zoom, search) from the page's JSON block, and sorts the tables. Marks
+/// The HTML report's script: draws the timeline (hover values, drag to select a time range) and
+/// the flame graphs (kind switch, click to zoom, search) from the page's JSON block, and sorts the
+/// tables. A selected range zooms the timeline and, from the figures by time slice, filters the
+/// call sites' allocations and bytes and the allocated and allocations flame graphs. Marks
 /// `<body data-ready="1">` when done; errors go to `data-errors` on `<html>` (see the page head).
 enum HTMLReportScript {
     static let source = #"""
@@ -24,6 +26,33 @@ enum HTMLReportScript {
         return e;
       }
 
+      // ---- Time range: the whole slices a selection overlaps, and what redraws for it ----
+      var range = null, rangeListeners = [];
+      function sliceSpan(r) { return seconds(r.k1 * data.slices.widthNs) + "\u2013" + seconds((r.k2 + 1) * data.slices.widthNs); }
+      function rangeText(r) {
+        return seconds(r.a) + "\u2013" + seconds(r.b) + " (slices " + r.k1 + "\u2013" + r.k2 + " of " + data.slices.count + ": " + sliceSpan(r) + ")";
+      }
+      // Selects [a, b] in ns (null: the whole run) and tells every listener.
+      function setRange(a, b) {
+        if (!data.slices) return;
+        var w = data.slices.widthNs, last = data.slices.count - 1;
+        function slice(ns) { return Math.min(last, Math.max(0, Math.floor(ns / w))); }
+        range = a === null ? null : { a: a, b: b, k1: slice(a), k2: slice(b) };
+        for (var i = 0; i < rangeListeners.length; i++) rangeListeners[i](range);
+      }
+      function onRange(f) { rangeListeners.push(f); }
+
+      // ---- Sorting tables (by a column's data-v) ----
+      function sortRows(table, col, desc, numeric) {
+        var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = a.cells[col] ? a.cells[col].getAttribute("data-v") || "" : "", y = b.cells[col] ? b.cells[col].getAttribute("data-v") || "" : "";
+          var r = numeric ? (Number(x) - Number(y)) : (x < y ? -1 : x > y ? 1 : 0);
+          return desc ? -r : r;
+        });
+        for (var r = 0; r < rows.length; r++) body.appendChild(rows[r]);
+      }
+
       // ---- Timeline ----
       (function timeline() {
         var box = document.getElementById("timeline-chart");
@@ -32,7 +61,8 @@ enum HTMLReportScript {
         var W = 1200, H = 300, L = 78, R = 40, T = 16, B = 34;
         var full = [0, Math.max(data.durationNs, t.length ? t[t.length - 1] : 0, 1)];
         var domain = full.slice();
-        var svg = el("svg", { viewBox: "0 0 " + W + " " + H, id: "timeline-svg" }, box);
+        // The plot spans x from L to W - R of the view box (data-plot: for tests that drag across it).
+        var svg = el("svg", { viewBox: "0 0 " + W + " " + H, id: "timeline-svg", "data-plot": L + " " + (W - R) }, box);
         var maxY = 1;
         for (var i = 0; i < t.length; i++) maxY = Math.max(maxY, heap[i], rss[i]);
         maxY = Math.max(maxY, data.peakHeap.v, data.peakRSS.v) * 1.05;
@@ -77,8 +107,10 @@ enum HTMLReportScript {
           var px = x(data.peakHeap.t);
           el("line", { x1: px, x2: px, y1: T, y2: H - B, stroke: "#d9480f", "stroke-width": 1, "stroke-dasharray": "5,3" }, plot);
           el("circle", { cx: px, cy: y(data.peakHeap.v), r: 4, fill: "#d9480f", id: "timeline-peak" }, plot);
-          el("text", { x: Math.min(px + 6, W - 190), y: y(data.peakHeap.v) - 6, fill: "#d9480f", "font-size": 12 }, plot)
-            .textContent = "heap peak " + bytes(data.peakHeap.v) + " at " + seconds(data.peakHeap.t);
+          if (data.peakHeap.t >= domain[0] && data.peakHeap.t <= domain[1]) {
+            el("text", { x: Math.min(px + 6, W - 190), y: y(data.peakHeap.v) - 6, fill: "#d9480f", "font-size": 12 }, plot)
+              .textContent = "heap peak " + bytes(data.peakHeap.v) + " at " + seconds(data.peakHeap.t);
+          }
           var legend = el("g", { "class": "legend" }, g);
           el("rect", { x: W - R - 210, y: T + 2, width: 12, height: 3, fill: "#d9480f" }, legend);
           el("text", { x: W - R - 194, y: T + 7, "font-size": 12 }, legend).textContent = "live heap";
@@ -124,16 +156,26 @@ enum HTMLReportScript {
           // Figures of the selected range, from the timeline's points inside it.
           var first = -1, last = -1, top = 0;
           for (var i = 0; i < t.length; i++) if (t[i] >= a && t[i] <= b) { if (first < 0) first = i; last = i; top = Math.max(top, heap[i]); }
-          var range = first < 0 ? "no samples in the range" :
+          var figures = first < 0 ? "no samples in the range" :
             "highest live heap " + bytes(top) + ", heap " + (heap[last] >= heap[first] ? "+" : "-") + bytes(Math.abs(heap[last] - heap[first]))
             + ", RSS " + (rss[last] >= rss[first] ? "+" : "-") + bytes(Math.abs(rss[last] - rss[first]));
           box.setAttribute("data-range-peak", String(top));
-          info.textContent = "showing " + seconds(a) + " to " + seconds(b) + ": " + range + " (timeline only; tables and flame graphs show the whole run)";
+          setRange(a, b);
+          info.textContent = "showing " + seconds(a) + " to " + seconds(b) + ": " + figures
+            + (range ? "; call sites and allocation flame graphs: slices " + range.k1 + "\u2013" + range.k2 + " (" + sliceSpan(range) + ")" : " (timeline only)");
           draw();
         }
-        svg.addEventListener("dblclick", function () { domain = full.slice(); box.removeAttribute("data-zoom"); draw(); });
-        document.getElementById("timeline-reset").addEventListener("click", function () { domain = full.slice(); box.removeAttribute("data-zoom"); draw(); });
-        window.reportTimeline = { zoomTo: zoomTo };
+        function wholeRun() {
+          domain = full.slice();
+          box.removeAttribute("data-zoom");
+          info.textContent = "\u00a0";
+          setRange(null);
+          draw();
+        }
+        svg.addEventListener("dblclick", wholeRun);
+        var resets = document.querySelectorAll("button.whole-run");
+        for (var r = 0; r < resets.length; r++) resets[r].addEventListener("click", wholeRun);
+        window.reportTimeline = { zoomTo: zoomTo, wholeRun: wholeRun };
         draw();
       })();
 
@@ -159,6 +201,29 @@ enum HTMLReportScript {
           graphs[kind] = { kind: kind, src: src, nodes: nodes };
           return graphs[kind];
         }
+        // The graph of the selected slices: each sliced frame's figure summed over them.
+        function rangeGraph(kind) {
+          var base = load(kind), src = data.graphs[kind].sliced, a = src.nodes, v = src.values, nodes = [], at = 0;
+          for (var i = 0; i < a.length / 2; i++) {
+            var p = a[2 * i], s = a[2 * i + 1], n = v[at++], k = 0, w = 0;
+            for (var j = 0; j < n; j++) {
+              k += v[at++];
+              if (k >= range.k1 && k <= range.k2) w += v[at];
+              at++;
+            }
+            var from = s >= 0 ? base.nodes[s] : null;
+            nodes.push({ parent: p, name: from ? from.name : -1, loc: from ? from.loc : -s, weight: w,
+                         depth: p < 0 ? 0 : nodes[p].depth + 1, children: [] });
+            if (p >= 0) nodes[p].children.push(i);
+          }
+          // Heaviest in the range first, merged frames last.
+          function order(x, y) {
+            var mx = nodes[x].name < 0, my = nodes[y].name < 0;
+            return mx !== my ? (mx ? 1 : -1) : (nodes[y].weight - nodes[x].weight) || (x - y);
+          }
+          for (var q = 0; q < nodes.length; q++) nodes[q].children.sort(order);
+          return { kind: kind, src: data.graphs[kind], nodes: nodes, range: range, merged: src.merged };
+        }
         function nameOf(node) { return node.name < 0 ? "(" + node.loc + " smaller frames)" : data.names[node.name]; }
         function colour(name) {
           var h = 0x811c9dc5;
@@ -170,6 +235,8 @@ enum HTMLReportScript {
           var share = total ? (node.weight * 100 / total).toFixed(1) + "%" : "0.0%";
           var where = node.name >= 0 && node.loc >= 0 ? " (" + data.locations[node.loc] + ")" : "";
           var fig;
+          if (g.range) return nameOf(node) + where + ": " + (g.src.bytes ? bytes(node.weight) + " allocated" : count(node.weight) + " allocations")
+            + " in slices " + g.range.k1 + "\u2013" + g.range.k2 + ", " + share;
           switch (g.kind) {
             case "allocated": fig = bytes(node.bytes) + " in " + count(node.count) + " allocations"; break;
             case "allocations": fig = count(node.count) + " allocations (" + bytes(node.bytes) + ")"; break;
@@ -221,12 +288,20 @@ enum HTMLReportScript {
           box.setAttribute("data-kind", g.kind);
           box.setAttribute("data-frames", drawn);
           box.setAttribute("data-total", g.nodes[0].weight);
-          caption.textContent = "Flame graph of " + g.src.caption + ": total " + (g.src.bytes ? bytes(g.nodes[0].weight) : count(g.nodes[0].weight))
-            + " (" + count(g.nodes.length) + " of " + count(g.src.full) + " frames kept)" + (zoomed ? "; zoomed on " + nameOf(top) : "");
+          if (g.range) box.setAttribute("data-range", g.range.k1 + "-" + g.range.k2); else box.removeAttribute("data-range");
+          var total = g.src.bytes ? bytes(g.nodes[0].weight) : count(g.nodes[0].weight);
+          if (g.range) {
+            caption.textContent = "Flame graph of " + g.src.caption + " in " + rangeText(g.range) + ": total " + total + " (" + count(g.nodes.length)
+              + " frames" + (g.merged ? "; " + count(g.merged) + " lighter frames of the whole-run graph merged for time ranges" : "") + ")";
+          } else {
+            caption.textContent = "Flame graph of " + g.src.caption + ": total " + total + " (" + count(g.nodes.length) + " of " + count(g.src.full)
+              + " frames kept)" + (range ? "; the whole run: a time range filters only the allocated and allocations graphs" : "");
+          }
+          if (zoomed) caption.textContent += "; zoomed on " + nameOf(top);
           if (search.value) highlight(search.value);
         }
         function show(kind) {
-          current = load(kind);
+          current = range && data.graphs[kind].sliced ? rangeGraph(kind) : load(kind);
           zoomed = 0;
           for (var i = 0; i < buttons.length; i++) buttons[i].className = buttons[i].getAttribute("data-kind") === kind ? "active" : "";
           render();
@@ -261,6 +336,7 @@ enum HTMLReportScript {
         for (var b = 0; b < buttons.length; b++) {
           buttons[b].addEventListener("click", function () { show(this.getAttribute("data-kind")); });
         }
+        onRange(function () { if (current) show(current.kind); });
         window.reportFlameGraph = { show: show, zoom: function (i) { zoomed = i; render(); }, search: highlight };
         if (buttons.length) show(buttons[0].getAttribute("data-kind"));
         var resized = null;
@@ -274,20 +350,56 @@ enum HTMLReportScript {
           var heads = table.tHead.rows[0].cells;
           for (var c = 0; c < heads.length; c++) (function (col, th) {
             th.addEventListener("click", function () {
-              var numeric = th.getAttribute("data-type") === "num";
               var desc = th.className !== "desc";
               for (var j = 0; j < heads.length; j++) heads[j].className = "";
               th.className = desc ? "desc" : "asc";
-              var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
-              rows.sort(function (a, b) {
-                var x = a.cells[col] ? a.cells[col].getAttribute("data-v") || "" : "", y = b.cells[col] ? b.cells[col].getAttribute("data-v") || "" : "";
-                var r = numeric ? (Number(x) - Number(y)) : (x < y ? -1 : x > y ? 1 : 0);
-                return desc ? -r : r;
-              });
-              for (var r = 0; r < rows.length; r++) body.appendChild(rows[r]);
+              sortRows(table, col, desc, th.getAttribute("data-type") === "num");
             });
           })(c, heads[c]);
         })(tables[k]);
+      })();
+
+      // ---- Call sites of a time range: allocations and bytes in the selected slices ----
+      (function callSiteRange() {
+        var table = document.getElementById("callsites-table"), info = document.getElementById("callsites-range");
+        if (!table || !info || !data.sites) return;
+        var reset = info.parentNode.getElementsByTagName("button")[0];
+        var heads = table.tHead.rows[0].cells;
+        var rows = Array.prototype.slice.call(table.tBodies[0].rows).filter(function (r) { return r.hasAttribute("data-site"); });
+        var whole = rows.map(function (r) { return [r.cells[1].getAttribute("data-v"), r.cells[1].textContent, r.cells[2].getAttribute("data-v"), r.cells[2].textContent]; });
+        function set(cell, v, text) { cell.setAttribute("data-v", String(v)); cell.textContent = text; }
+        onRange(function (r) {
+          var shown = 0;
+          for (var i = 0; i < rows.length; i++) {
+            var row = rows[i];
+            if (!r) {
+              set(row.cells[1], whole[i][0], whole[i][1]);
+              set(row.cells[2], whole[i][2], whole[i][3]);
+              row.hidden = false;
+              continue;
+            }
+            var s = data.sites[+row.getAttribute("data-site")], k = 0, n = 0, b = 0;
+            for (var j = 0; j < s.length; j += 3) {
+              k += s[j];
+              if (k >= r.k1 && k <= r.k2) { n += s[j + 1]; b += s[j + 2]; }
+            }
+            set(row.cells[1], n, count(n));
+            set(row.cells[2], b, bytes(b));
+            row.hidden = n === 0;
+            if (n) shown++;
+          }
+          // Re-sort: by the chosen column, else by allocated bytes (the whole run's order).
+          var col = -1;
+          for (var h = 0; h < heads.length; h++) if (heads[h].className) col = h;
+          if (col < 0 && r) { col = 2; heads[2].className = "desc"; }
+          if (col >= 0) sortRows(table, col, heads[col].className === "desc", heads[col].getAttribute("data-type") === "num");
+          table.className = r ? "sortable in-range" : "sortable";
+          if (r) table.setAttribute("data-range", r.k1 + "-" + r.k2); else table.removeAttribute("data-range");
+          reset.hidden = !r;
+          info.textContent = r ? "Time range " + rangeText(r) + ": allocations and allocated bytes made in these slices, by "
+            + (shown === rows.length ? "every site listed" : shown + " of the " + rows.length + " sites listed (the others, with none, are hidden)")
+            + "; temporary, peak and leaked figures are the whole run's." : "Whole run.";
+        });
       })();
 
       document.body.setAttribute("data-ready", "1");

@@ -44,6 +44,7 @@ enum HTMLReportStyle {
     table.sortable th { cursor: pointer; user-select: none; background: #f6f6f3; position: sticky; top: 0; }
     table.sortable th.asc::after { content: " ▲"; }
     table.sortable th.desc::after { content: " ▼"; }
+    table.in-range td:nth-child(n+4) { color: var(--muted); }
     details summary { cursor: pointer; }
     .loc { color: var(--muted); font-size: 12px; }
     ol.stack { margin: 4px 0 4px 8px; padding-left: 22px; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; color: #333; }

@@ -41,6 +41,17 @@ enum ReportFixtures {
         ], stacks: stacks, symbols: symbols)
     }
 
+    /// `profile()`'s allocations by time slice (500 ms wide): parse/tokenize in slices 0 and 1,
+    /// cache_insert in slice 2, the hostile frame in slice 4.
+    static func slices() -> AllocationSlices {
+        AllocationSlices(widthNs: 500_000_000, count: 6, entries: [
+            .init(stack: StackID(1), slice: 0, allocations: 40, bytes: 2_560),
+            .init(stack: StackID(1), slice: 1, allocations: 60, bytes: 3_840),
+            .init(stack: StackID(2), slice: 2, allocations: 10, bytes: 50_000),
+            .init(stack: StackID(3), slice: 4, allocations: 1, bytes: 32),
+        ])
+    }
+
     static func report() -> MemoryReport {
         let summary = ReportSummary(
             program: "/bin/demo", arguments: ["--name", hostile], pid: 4242, trace: "/tmp/demo & co.trace", durationNs: 2_500_000_000,
@@ -51,11 +62,13 @@ enum ReportFixtures {
         for i in 0..<heap.count {
             report.timeline.append(.point(timeNs: UInt64(i) * 500_000_000, heapBytes: heap[i], residentBytes: UInt64(i) * 600_000))
         }
-        ReportBuilder().addFlameGraphs(profile(), to: &report)
+        ReportBuilder().addFlameGraphs(profile(), slices: slices(), to: &report)
+        report.timeSlices = ReportTimeSlices(widthNs: 500_000_000, count: 6)
         report.callSites = [
             ReportCallSite(function: "cache_insert", location: "cache.c:7", figures: figures(10, 50_000, peak: 50_000, leaked: 12_288),
-                           stack: ["cache_insert (cache.c:7)", "main (demo.c:40)"]),
-            ReportCallSite(function: hostile, location: "<evil>.so", figures: figures(1, 32, leaked: 32), stack: [hostile + " (<evil>.so)"]),
+                           stack: ["cache_insert (cache.c:7)", "main (demo.c:40)"], slices: [ReportSliceFigures(slice: 2, allocations: 10, bytes: 50_000)]),
+            ReportCallSite(function: hostile, location: "<evil>.so", figures: figures(1, 32, leaked: 32), stack: [hostile + " (<evil>.so)"],
+                           slices: [ReportSliceFigures(slice: 4, allocations: 1, bytes: 32)]),
         ]
         report.leaks = [ReportLeak(bytes: 12_288, blocks: 1, stack: ["cache_insert (cache.c:7)", "main (demo.c:40)"]),
                         ReportLeak(bytes: 32, blocks: 1, stack: [hostile + " (<evil>.so)", "main (demo.c:40)"])]
