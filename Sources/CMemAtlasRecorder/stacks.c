@@ -95,7 +95,9 @@ __attribute__((noinline)) static int walk_frame_pointers(uintptr_t *frames, int 
     *last = 0;
     while (n < max) {
         uintptr_t at = (uintptr_t)fp;
-        if (at < t_stack_low || at + 16 > t_stack_high || (at & 7)) break;
+        /* at > high - 16, not at + 16 > high: a garbage frame pointer near 2^64 (code built
+         * without frame pointers leaves anything in rbp, e.g. -16) must not wrap past the check. */
+        if (at < t_stack_low || at > t_stack_high - 16 || (at & 7)) break;
         uintptr_t ret = fp[1];
         if (ret < 4096) break;
         frames[n++] = ret;
