@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "Analysis", "TestSupport"]),
         .testTarget(name: "VirtualMemoryTests", dependencies: ["VirtualMemory", "TestSupport"]),
         .testTarget(name: "MemorySimulatorsTests", dependencies: ["MemorySimulators", "Render", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["mematlas", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["mematlas", "TestSupport", "Recording", "TraceIO", "TraceModel"]),
         .testTarget(name: "AllocatorLabTests", dependencies: ["AllocatorLab", "Render", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "FlameGraphTests", dependencies: ["Analysis", "Render", "TestSupport"]),
         .testTarget(name: "ReportTests", dependencies: ["Analysis", "Render", "TestSupport"]),
