@@ -42,6 +42,8 @@ let package = Package(
                 "MemorySimulators", "Render", "Recording",
             ]
         ),
+        // Feeds the trace reader mutated traces (Benchmarks/reliability/README.md); TraceIOTests runs it.
+        .executableTarget(name: "trace-fuzz", dependencies: ["TraceIO", "Analysis", "MemAtlasTraceSchema"], path: "Tests/TraceFuzz"),
         .target(name: "TestSupport", dependencies: ["TraceModel", "TraceIO", "Analysis", "Recording"], path: "Tests/TestSupport"),
         .testTarget(name: "TraceIOTests", dependencies: ["TraceIO", "Analysis", "Recording", "TestSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "TestSupport"]),
