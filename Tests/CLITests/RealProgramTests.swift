@@ -334,6 +334,47 @@ import TraceModel
         #expect(maps.last?.contains(program) == true)
     }
 
+    @Test func threadsThatAskForTheirStackBeforeAllocatingDoNotHang() throws {
+        // glibc's pthread_getattr_np holds the thread's lock across a realloc; the recorder's first
+        // stack capture on that thread asked pthread_getattr_np again and waited forever.
+        let program = try ExamplePrograms.build("c/thread_stack_query.c")
+        let run = try recordBoth(program, [], timeout: 60)
+        #expect(run.recorded.stdout == "4 threads knew their stack size\n")
+        #expect(run.recorded.stdout == run.plain.stdout)
+        #expect(run.recorded.status == 0)
+        try expectConsistent(run.traces[0])
+        let s = try summary(run.traces[0], top: 20)
+        #expect(s["threads"] as? Int == 5)
+        #expect(siteFigure(s, function: "worker") == 40)
+        #expect(s["unmatchedFrees"] as? Int == 0)
+    }
+
+    @Test func rustProgramWithThreads() throws {
+        // Rust's std calls pthread_getattr_np at every thread start (the case above, for real).
+        guard let rustc = Recorder.resolve("rustc") else { return }  // no Rust toolchain here: nothing to run
+        let dir = Tracing.scratchDirectory()
+        try """
+            use std::thread;
+            fn main() {
+                let handles: Vec<_> = (0..4u64).map(|i| thread::spawn(move || {
+                    let v: Vec<u64> = (0..1000).map(|x| x * i).collect();
+                    v.iter().sum::<u64>()
+                })).collect();
+                let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+                println!("total {}", total);
+            }
+            """.write(toFile: dir + "/threads.rs", atomically: true, encoding: .utf8)
+        let build = try TestProcess.run(rustc, ["-O", "-g", "-o", dir + "/threads", dir + "/threads.rs"])
+        try #require(build.status == 0, "\(build.stderr)")
+        let run = try recordBoth(dir + "/threads", [], timeout: 60)
+        #expect(run.recorded.stdout == "total 2997000\n")  // (0 + 1 + 2 + 3) x (0 + ... + 999)
+        #expect(run.recorded.stdout == run.plain.stdout)
+        #expect(run.recorded.status == 0)
+        try expectConsistent(run.traces[0])
+        let s = try summary(run.traces[0])
+        #expect(s["threads"] as? Int == 5)
+    }
+
     @Test func sqliteInsertsBehaveTheSame() throws {
         guard let sqlite = Recorder.resolve("sqlite3") else {
             Issue.record("sqlite3 is not installed (Debian package sqlite3; .ci/run installs it)")
