@@ -119,7 +119,7 @@ struct Mutator {
                 4096, 4097, 64 << 20, rng.next() >> UInt64(rng.below(64)),
             ]
             let value = huge[rng.below(huge.count)]
-            records[r].bytes.replaceSubrange(field, with: encodeVarint(value))
+            records[r].replaceField(field, with: encodeVarint(value))
             notes.append("inflate(r\(r) \(field) = \(value))")
         case 2:
             // Duplicate a run of records, in place or elsewhere.
@@ -150,7 +150,7 @@ struct Mutator {
         case 5:
             // An overlong varint (more than 10 bytes) in place of a field.
             guard let field = records[i].fields.randomElement(using: &rng) else { return }
-            records[i].bytes.replaceSubrange(field, with: [UInt8](repeating: 0xFF, count: 10 + rng.below(6)) + [0x01])
+            records[i].replaceField(field, with: [UInt8](repeating: 0xFF, count: 10 + rng.below(6)) + [0x01])
             notes.append("overlong(r\(i))")
         default:
             // Swap two records (a stack used before it is defined, an event before its thread).
@@ -158,5 +158,19 @@ struct Mutator {
             records.swapAt(i, j)
             notes.append("swap(\(i),\(j))")
         }
+    }
+}
+
+extension TraceRecords.Record {
+    /// Replaces the bytes of one of the record's fields, moving the fields after it.
+    mutating func replaceField(_ field: Range<Int>, with replacement: [UInt8]) {
+        bytes.replaceSubrange(field, with: replacement)
+        let delta = replacement.count - field.count
+        func moved(_ r: Range<Int>) -> Range<Int> {
+            if r == field { return r.lowerBound..<(r.lowerBound + replacement.count) }
+            return r.lowerBound >= field.upperBound ? (r.lowerBound + delta)..<(r.upperBound + delta) : r
+        }
+        fields = fields.map(moved)
+        counts = counts.map(moved)
     }
 }
