@@ -42,12 +42,14 @@ let package = Package(
                 "MemorySimulators", "Render", "Recording",
             ]
         ),
+        // Feeds the trace reader mutated traces (Benchmarks/reliability/README.md); TraceIOTests runs it.
+        .executableTarget(name: "trace-fuzz", dependencies: ["TraceIO", "Analysis", "MemAtlasTraceSchema"], path: "Tests/TraceFuzz"),
         .target(name: "TestSupport", dependencies: ["TraceModel", "TraceIO", "Analysis", "Recording"], path: "Tests/TestSupport"),
         .testTarget(name: "TraceIOTests", dependencies: ["TraceIO", "Analysis", "Recording", "TestSupport"]),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "Analysis", "TestSupport"]),
         .testTarget(name: "VirtualMemoryTests", dependencies: ["VirtualMemory", "TestSupport"]),
         .testTarget(name: "MemorySimulatorsTests", dependencies: ["MemorySimulators", "Render", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["mematlas", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["mematlas", "TestSupport", "Recording", "TraceIO", "TraceModel"]),
         .testTarget(name: "AllocatorLabTests", dependencies: ["AllocatorLab", "Render", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "FlameGraphTests", dependencies: ["Analysis", "Render", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "ReportTests", dependencies: ["Analysis", "Render", "TestSupport"], exclude: ["Golden"]),

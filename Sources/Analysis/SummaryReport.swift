@@ -138,14 +138,15 @@ public struct SummaryBuilder {
                     break
                 }
             }
+            // Wrapping sums, as in HeapAnalysis: a corrupt trace's sizes (near 2^64) must not trap.
             var aggregate = sites[site] ?? Aggregate()
-            aggregate.stats.allocations += s.allocations
-            aggregate.stats.allocatedBytes += s.allocatedBytes
-            aggregate.stats.temporary += s.temporary
-            aggregate.stats.peakBytes += s.peakBytes
-            aggregate.stats.peakBlocks += s.peakBlocks
-            aggregate.stats.leakedBytes += s.leakedBytes
-            aggregate.stats.leakedBlocks += s.leakedBlocks
+            aggregate.stats.allocations &+= s.allocations
+            aggregate.stats.allocatedBytes &+= s.allocatedBytes
+            aggregate.stats.temporary &+= s.temporary
+            aggregate.stats.peakBytes &+= s.peakBytes
+            aggregate.stats.peakBlocks &+= s.peakBlocks
+            aggregate.stats.leakedBytes &+= s.leakedBytes
+            aggregate.stats.leakedBlocks &+= s.leakedBlocks
             for (k, value) in [s.allocations, s.peakBytes, s.leakedBytes].enumerated() where value > aggregate.heaviestValue[k] {
                 aggregate.heaviestValue[k] = value
                 aggregate.heaviest[k] = id

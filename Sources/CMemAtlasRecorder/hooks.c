@@ -14,6 +14,7 @@
 struct ma_real_functions ma_real;
 MA_TLS int ma_hook_busy;
 MA_TLS int ma_in_recorder;
+MA_TLS int ma_in_getattr;
 
 /* dlsym may allocate before the real allocator is known: serve those requests from here. */
 static uint8_t g_bootstrap_arena[64 * 1024] __attribute__((aligned(64)));
@@ -59,6 +60,7 @@ static void resolve_real_functions(void) {
     MA_RESOLVE(fexecve);
     MA_RESOLVE(execveat);
     ma_real.pthread_setname_np = (int (*)(pthread_t, const char *))dlsym(RTLD_NEXT, "pthread_setname_np");
+    ma_real.pthread_getattr_np = (int (*)(pthread_t, pthread_attr_t *))dlsym(RTLD_NEXT, "pthread_getattr_np");
     g_resolving = 0;
 }
 
@@ -114,8 +116,20 @@ static int forget_internal(void *block) {
     return 0;
 }
 
+#ifdef MA_START_IN_CONSTRUCTOR
+/* Sanitizer builds (Benchmarks/reliability/sanitizers.sh): the sanitizer's runtime calls malloc
+ * (through dlsym) before it has mapped its shadow memory, where the recorder's instrumented code
+ * would fault. Until the recorder's constructors run (after the runtime has started), hooks only
+ * pass calls through. Normal builds start at the first hook, to see allocations made earlier. */
+static volatile int g_constructed; /* volatile: the compiler must not fold the constructor away */
+__attribute__((constructor(101))) static void ma_hooks_constructed(void) { g_constructed = 1; }
+#endif
+
 /* Enter a hook: 1 when this call is to be recorded (sets the guard). */
 static inline int enter(void) {
+#ifdef MA_START_IN_CONSTRUCTOR
+    if (!g_constructed) return 0;
+#endif
     if (ma_hook_busy) return 0;
     ma_hook_busy = 1;
     if (MA_LIKELY(ma_is_recording())) return 1;
@@ -409,5 +423,17 @@ MA_EXPORT int pthread_setname_np(pthread_t thread, const char *name) {
         ma_record_thread_name(name);
         leave();
     }
+    return result;
+}
+
+/* glibc's pthread_getattr_np holds the thread's lock while it calls realloc. When that realloc is
+ * the thread's first recorded call (Rust's std does this at every thread start, ASan too), the
+ * frame walk must not call pthread_getattr_np for the thread's stack bounds: it would wait for the
+ * lock its own thread holds. The flag tells it so. */
+MA_EXPORT int pthread_getattr_np(pthread_t thread, pthread_attr_t *attr) {
+    ready();
+    ma_in_getattr++;
+    int result = ma_real.pthread_getattr_np(thread, attr);
+    ma_in_getattr--;
     return result;
 }

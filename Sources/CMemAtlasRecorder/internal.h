@@ -51,6 +51,7 @@ struct ma_real_functions {
     int (*fexecve)(int, char *const[], char *const[]);
     int (*execveat)(int, const char *, char *const[], char *const[], int);
     int (*pthread_setname_np)(pthread_t, const char *);
+    int (*pthread_getattr_np)(pthread_t, pthread_attr_t *);
 };
 extern struct ma_real_functions ma_real MA_HIDDEN;
 
@@ -60,6 +61,9 @@ extern MA_TLS int ma_hook_busy MA_HIDDEN;
  * the recorder's, unlike what a real allocator function allocates through a nested public call
  * (glibc's reallocarray calls realloc). */
 extern MA_TLS int ma_in_recorder MA_HIDDEN;
+/* Set while this thread is inside pthread_getattr_np, which holds the thread's lock while it calls
+ * realloc: the frame walk must not ask for this thread's stack bounds then (it would deadlock). */
+extern MA_TLS int ma_in_getattr MA_HIDDEN;
 
 /* ---- Writer (writer.c) ---- */
 

@@ -68,12 +68,15 @@ int ma_stacks_init(int requested, int max_depth) {
 
 void ma_stacks_thread_reset(void) { t_stack_low = t_stack_high = 0; }
 
-static void find_stack_bounds(void) {
+/* Sets the calling thread's stack bounds; 0 when they cannot be known yet. */
+static int find_stack_bounds(void) {
     uintptr_t here = (uintptr_t)__builtin_frame_address(0);
     if (ma_gettid() == getpid()) {
         /* The main thread: pthread_getattr_np would read /proc/self/maps with malloc. */
         t_stack_high = (uintptr_t)__libc_stack_end;
     } else {
+        /* Inside pthread_getattr_np (see hooks.c): asking again would deadlock; try at the next event. */
+        if (ma_in_getattr) return 0;
         pthread_attr_t attr;
         void *base;
         size_t size;
@@ -84,18 +87,21 @@ static void find_stack_bounds(void) {
     }
     if (t_stack_high <= here) t_stack_high = here + 4096; /* unknown: walk our own frame only */
     t_stack_low = here - 256 * 1024;
+    return 1;
 }
 
 /* Walks the frame-pointer chain from the caller; *last is the address of the last frame record
  * read (where the chain ended), which pins where on the stack the walk stopped. */
 __attribute__((noinline)) static int walk_frame_pointers(uintptr_t *frames, int max, uintptr_t *last) {
-    if (!t_stack_high) find_stack_bounds();
+    *last = 0;
+    if (!t_stack_high && !find_stack_bounds()) return 0;
     uintptr_t *fp = __builtin_frame_address(0);
     int n = 0;
-    *last = 0;
     while (n < max) {
         uintptr_t at = (uintptr_t)fp;
-        if (at < t_stack_low || at + 16 > t_stack_high || (at & 7)) break;
+        /* at > high - 16, not at + 16 > high: a garbage frame pointer near 2^64 (code built
+         * without frame pointers leaves anything in rbp, e.g. -16) must not wrap past the check. */
+        if (at < t_stack_low || at > t_stack_high - 16 || (at & 7)) break;
         uintptr_t ret = fp[1];
         if (ret < 4096) break;
         frames[n++] = ret;

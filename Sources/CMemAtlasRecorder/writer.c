@@ -46,6 +46,10 @@ static struct {
 static int g_lock;
 
 static MA_TLS int t_is_flusher;
+/* Set while this thread holds the writer lock across the program's realloc or mremap: if that call
+ * never returns (a heap-corruption abort whose handler calls exit), the destructor knows the lock
+ * is this thread's and that the recorder's state is whole. */
+static MA_TLS int t_in_program_call;
 static void flusher_writer_lock(void);
 
 static void writer_lock_slow(void) {
@@ -74,6 +78,8 @@ static struct ma_address_coder g_addresses;
 static uint32_t g_previous_stack;
 static pid_t g_last_tid;
 static uint64_t g_start_ns;
+/* The process whose trace is open: a vfork child shares our memory (and so g_state) but is not it. */
+static pid_t g_trace_pid;
 static int g_sync_writes;    /* no flusher thread: full buffers are written by the caller */
 static int g_write_through; /* after exit began: every record is written at once */
 static volatile int g_modules_stale;
@@ -707,6 +713,7 @@ static void fork_child(void) {
 
 static int start_trace(void) {
     g_start_ns = ma_monotonic_ns();
+    g_trace_pid = getpid();
     memset(&g_addresses, 0, sizeof g_addresses);
     g_previous_stack = 0;
     g_last_tid = 0;
@@ -828,7 +835,9 @@ void *ma_record_realloc(int tag, void *old, size_t nmemb, size_t size) {
     /* The stack first: the lock is then held from the real call to the record. */
     uint32_t stack = current_stack_locked(key, key_length);
     ma_in_recorder = 0; /* what the real function allocates through nested calls is the program's */
+    t_in_program_call = 1;
     void *result = tag == MA_REC_REALLOC ? ma_real.realloc(old, size) : ma_real.reallocarray(old, nmemb, size);
+    t_in_program_call = 0;
     int saved_errno = errno;
     ma_in_recorder = 1;
     uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
@@ -890,7 +899,9 @@ void *ma_record_mremap(void *old, size_t old_length, size_t new_length, int flag
     writer_lock();
     uint32_t stack = current_stack_locked(key, key_length);
     ma_in_recorder = 0;
+    t_in_program_call = 1;
     void *result = ma_real.mremap(old, old_length, new_length, flags, new_address);
+    t_in_program_call = 0;
     int saved_errno = errno;
     ma_in_recorder = 1;
     uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
@@ -925,7 +936,12 @@ void ma_record_thread_name(const char *name) {
     ma_in_recorder = 0;
 }
 
+/* 1 in a vfork child (gcc's driver and collect2 start cc1, as and ld with vfork + execvp): it runs
+ * in the parent's memory until it execs or calls _exit, and neither ends the parent's trace. */
+static int is_vfork_child(void) { return getpid() != g_trace_pid; }
+
 void ma_record_exit(int how) {
+    if (is_vfork_child()) return;
     ma_in_recorder = 1;
     uint64_t now = ma_monotonic_ns();
     writer_lock();
@@ -940,6 +956,7 @@ void ma_record_exit(int how) {
 }
 
 void ma_record_exec(const char *path) {
+    if (is_vfork_child()) return;
     ma_in_recorder = 1;
     writer_lock();
     size_t length = path ? strnlen(path, 4096) : 0;
@@ -964,6 +981,17 @@ __attribute__((constructor)) static void ma_constructor(void) {
  * made by destructors that run after this one still reach the trace. */
 __attribute__((destructor)) static void ma_destructor(void) {
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != MA_STATE_ON) return;
+    /* exit() from a signal handler that interrupted a hook on this thread (a crash handler that
+     * calls exit, as binutils' and gcc's do). Inside the program's realloc or mremap the hook holds
+     * the writer lock with every record whole: release it (the hook never resumes) and finish the
+     * trace. Anywhere else the recorder may be midway: taking the lock again could hang the exit,
+     * so leave the trace as it is (it reads as truncated). */
+    if (ma_hook_busy) {
+        if (!t_in_program_call) return;
+        t_in_program_call = 0;
+        ma_hook_busy = 0;
+        writer_unlock();
+    }
     ma_hook_busy++;
     ma_in_recorder = 1;
     writer_lock();

@@ -86,9 +86,15 @@ public enum Recorder {
         try checkTraceable(executable)
         let library = try RecorderLibrary.path()
         let output = URL(fileURLWithPath: options.output ?? defaultOutput(for: program)).standardizedFileURL.path
-        if FileManager.default.fileExists(atPath: output) || (try? FileManager.default.destinationOfSymbolicLink(atPath: output)) != nil {
-            guard options.force else { throw RecordError(message: "\(output) exists: choose another --output or pass --force to replace it") }
-            try FileManager.default.removeItem(atPath: output)
+        // Never through a symbolic link (the recorder opens with O_NOFOLLOW | O_EXCL as well): one
+        // planted at the output path would make the trace overwrite the file it names.
+        let link = try? FileManager.default.destinationOfSymbolicLink(atPath: output)
+        if FileManager.default.fileExists(atPath: output) || link != nil {
+            guard options.force else {
+                let what = link.map { "is a symbolic link (to \($0)), which mematlas never writes through" } ?? "exists"
+                throw RecordError(message: "\(output) \(what): choose another --output or pass --force to replace it")
+            }
+            try FileManager.default.removeItem(atPath: output)  // a link itself, never what it names
         }
 
         var environment = ProcessInfo.processInfo.environment
@@ -113,6 +119,23 @@ public enum Recorder {
         let ownImages = result.traces.filter { $0 == output || $0 == "\(output).\(pid)" || $0.hasPrefix("\(output).\(pid).") }
         result.mainTrace = ownImages.last ?? output
         return result
+    }
+
+    /// Ends this process by `signal`, the way the recorded program ended, so that a parent sees the
+    /// same wait status as without mematlas (`WIFSIGNALED`, `WTERMSIG` == `signal`) and a shell the
+    /// same message. Its own core dump is turned off (the program wrote one if it was to). Returns
+    /// only when the signal does not end a process by default.
+    public static func terminate(bySignal signal: Int32) {
+        var noCore = rlimit(rlim_cur: 0, rlim_max: 0)
+        _ = getrlimit(Int32(RLIMIT_CORE.rawValue), &noCore)
+        noCore.rlim_cur = 0
+        _ = setrlimit(Int32(RLIMIT_CORE.rawValue), &noCore)
+        _ = Glibc.signal(signal, SIG_DFL)
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, signal)
+        _ = pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        _ = raise(signal)
     }
 
     /// Trace files of one recording: the output path first, then `OUTPUT.PID[.N]` in pid order.

@@ -207,6 +207,7 @@ public final class TraceReader {
         eventCount = 0
         durationNs = 0
         var source = try ByteSource(reader: self)
+        defer { source.release() }
         var decoder = RecordDecoder()
         var batch = TraceBatch()
         var sawEnd = false
@@ -323,14 +324,20 @@ private struct ByteSource {
     init(reader: TraceReader) throws {
         self.reader = reader
         fileOffset = UInt64(MA_TRACE_HEADER_SIZE)
-        input = .allocate(byteCount: 1 << 20, alignment: 16)
-        buffer = .allocate(byteCount: 4 << 20, alignment: 16)
         if reader.header.isCompressed {
             guard let z = ZstdDecompressor() else {
                 throw TraceFormatError(path: reader.path, offset: 10, message: "the trace is zstd-compressed but libzstd.so.1 cannot be loaded")
             }
             zstd = z
         }
+        input = .allocate(byteCount: 1 << 20, alignment: 16)
+        buffer = .allocate(byteCount: 4 << 20, alignment: 16)
+    }
+
+    /// Frees the window and the input buffer (once, when the read is over).
+    func release() {
+        input.deallocate()
+        buffer.deallocate()
     }
 
     var available: Int { end - start }
@@ -623,6 +630,19 @@ private struct Cursor {
     }
 
     mutating func str() -> String? { bytes().map { String(decoding: $0, as: UTF8.self) } }
+
+    /// Whether `count` elements of at least `bytesEach` bytes can still follow in this window; when
+    /// not, marks the record cut (it is decoded again once the window holds more of it). Checked
+    /// before every count-driven loop, so that a corrupt count costs neither time nor memory
+    /// beyond the bytes really there.
+    mutating func has(_ count: UInt64, bytesEach: UInt64) -> Bool {
+        let (needed, overflow) = count.multipliedReportingOverflow(by: bytesEach)
+        if overflow || needed > UInt64(end - p) {
+            cut = true
+            return false
+        }
+        return true
+    }
 }
 
 private struct RecordDecoder {
@@ -754,6 +774,7 @@ private struct RecordDecoder {
             let count = c.uv()
             if c.cut { return }
             guard count <= 4096 else { throw corrupt(recordStart, "a stack of \(count) frames (at most 4096 expected)") }
+            guard c.has(count, bytesEach: 1) else { return }
             var frames = [UInt64]()
             frames.reserveCapacity(Int(count))
             var ip: UInt64 = 0
@@ -782,6 +803,10 @@ private struct RecordDecoder {
             _ = c.uv()  // monotonic start: times in the trace are relative to it already
             let page = c.uv(), unwinder = c.uv(), depth = c.uv(), interval = c.uv()
             guard let exe = c.str(), let cmdline = c.str() else { return }
+            // Residency figures multiply page counts by it: only a real page size is taken.
+            guard page == 0 || (page.nonzeroBitCount == 1 && (512...(1 << 30)).contains(page)) else {
+                throw corrupt(recordStart, "a page size of \(page) bytes (a power of two up to 1 GiB expected)")
+            }
             reader.setProcess(ProcessRecord(
                 pid: UInt32(truncatingIfNeeded: pid), parentPID: UInt32(truncatingIfNeeded: ppid), startUnixNs: unix,
                 pageSize: page == 0 ? 4096 : page, unwinder: Unwinder(rawValue: UInt8(truncatingIfNeeded: unwinder)) ?? .none,
@@ -791,6 +816,7 @@ private struct RecordDecoder {
             let count = c.uv()
             if c.cut { return }
             guard count <= 1 << 20 else { throw corrupt(recordStart, "a module map of \(count) modules") }
+            guard c.has(count, bytesEach: 4) else { return }  // bias, path, build id, segment count
             var modules: [Module] = []
             for _ in 0..<count {
                 let bias = c.uv()
@@ -798,6 +824,7 @@ private struct RecordDecoder {
                 let segmentCount = c.uv()
                 if c.cut { return }
                 guard segmentCount <= 4096 else { throw corrupt(recordStart, "a module with \(segmentCount) segments") }
+                guard c.has(segmentCount, bytesEach: 3) else { return }
                 var segments: [Module.Segment] = []
                 for _ in 0..<segmentCount {
                     let vaddr = c.uv(), size = c.uv(), flags = c.uv()
@@ -812,18 +839,35 @@ private struct RecordDecoder {
             let count = c.uv()
             if c.cut { return }
             guard count <= 1 << 20 else { throw corrupt(recordStart, "a residency snapshot of \(count) regions") }
+            guard c.has(count, bytesEach: 4) else { return }  // start, length, kind, run count
             let pageSize = reader.process?.pageSize ?? 4096
             var regions: [ResidentRegion] = []
+            var previousEnd: UInt64 = 0
             for _ in 0..<count {
                 let start = c.uv(), length = c.uv(), kind = c.uv(), runCount = c.uv()
                 if c.cut { return }
                 guard runCount <= 1 << 26, let regionKind = ResidentRegion.Kind(rawValue: UInt8(truncatingIfNeeded: kind)) else {
                     throw corrupt(recordStart, "a malformed residency region (kind \(kind), \(runCount) runs)")
                 }
+                guard c.has(runCount, bytesEach: 1) else { return }
                 var runs: [UInt32] = []
-                runs.reserveCapacity(Int(min(runCount, 4096)))
+                runs.reserveCapacity(Int(runCount))
                 for _ in 0..<runCount { runs.append(UInt32(truncatingIfNeeded: c.uv())) }
                 if c.cut { return }
+                // The runs cover the region exactly, and regions come in address order without
+                // overlapping (as in /proc/self/maps): every resident-bytes sum then fits 64 bits.
+                var pages: UInt64 = 0, overflow = false
+                for run in runs {
+                    let (sum, o) = pages.addingReportingOverflow(UInt64(run))
+                    pages = sum
+                    overflow = overflow || o
+                }
+                let (bytes, o1) = pages.multipliedReportingOverflow(by: pageSize)
+                let (end, o2) = start.addingReportingOverflow(length)
+                guard !overflow, !o1, !o2, bytes == length, start >= previousEnd else {
+                    throw corrupt(recordStart, "a residency region at 0x\(String(start, radix: 16)) of \(length) bytes whose runs count \(pages) pages of \(pageSize) bytes, or that overlaps the one before it")
+                }
+                previousEnd = end
                 regions.append(ResidentRegion(start: start, length: length, kind: regionKind, pageSize: pageSize, runs: runs))
             }
             if c.cut || c.overlong { return }

@@ -1,6 +1,9 @@
 import Foundation
+import Recording
 import TestSupport
 import Testing
+import TraceIO
+import TraceModel
 
 /// Runs `mematlas record` (the built binary) on real programs: each must behave exactly as without
 /// the recorder, and its traces must be consistent.
@@ -11,22 +14,51 @@ import Testing
         var traces: [String]
     }
 
-    /// Runs the program plainly and under `mematlas record`, in the same folder and environment.
-    func recordBoth(_ program: String, _ arguments: [String], in directory: String? = nil, stdin: String? = nil) throws -> Run {
+    /// Runs the program plainly and under `mematlas record`, in the same folder and environment;
+    /// with `timeout`, both runs are killed after that many seconds (a hang fails the test, not the suite).
+    func recordBoth(_ program: String, _ arguments: [String], in directory: String? = nil, stdin: String? = nil, timeout: Int? = nil) throws -> Run {
         let scratch = Tracing.scratchDirectory(program)
         let cwd = directory ?? scratch
-        let plain = try TestProcess.run(program, arguments, currentDirectory: cwd, stdin: stdin)
+        let limit = timeout.map { ["/usr/bin/timeout", "-s", "KILL", String($0)] } ?? []
+        func start(_ command: [String]) throws -> TestProcess.Result {
+            let words = limit + command
+            return try TestProcess.run(words[0], Array(words.dropFirst()), currentDirectory: cwd, stdin: stdin)
+        }
+        let plain = try start([program] + arguments)
         let output = scratch + "/trace"
-        let recorded = try TestProcess.run(Tracing.mematlasBinary, ["record", "-o", output, "--", program] + arguments, currentDirectory: cwd, stdin: stdin)
+        let recorded = try start([Tracing.mematlasBinary, "record", "-o", output, "--", program] + arguments)
         let names = try FileManager.default.contentsOfDirectory(atPath: scratch).filter { $0.hasPrefix("trace") }.sorted()
         return Run(plain: plain, recorded: recorded, traces: names.map { scratch + "/" + $0 })
     }
 
-    /// The summary of a trace as JSON.
-    func summary(_ trace: String) throws -> [String: Any] {
-        let result = try TestProcess.run(Tracing.mematlasBinary, ["summary", "--json", trace])
+    /// The summary of a trace as JSON, with `top` call sites per ranking.
+    func summary(_ trace: String, top: Int = 5) throws -> [String: Any] {
+        let result = try TestProcess.run(Tracing.mematlasBinary, ["summary", "--json", "--top", String(top), trace])
         #expect(result.status == 0, "summary failed: \(result.stderr)")
         return try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    }
+
+    /// The sum of a figure over the call sites of one ranking whose innermost location is `function`.
+    func siteFigure(_ s: [String: Any], _ ranking: String = "topByAllocations", function: String, _ key: String = "allocations") -> Int {
+        let sites = s[ranking] as? [[String: Any]] ?? []
+        return sites.filter { (($0["location"] as? [[String: Any]])?.first?["function"] as? String) == function }
+            .reduce(0) { $0 + ($1[key] as? Int ?? 0) }
+    }
+
+    /// The module of the first call site of a ranking whose innermost location is `function`.
+    func siteModule(_ s: [String: Any], function: String) -> String? {
+        let sites = s["topByAllocations"] as? [[String: Any]] ?? []
+        let frames = sites.compactMap { ($0["location"] as? [[String: Any]])?.first }
+        return frames.first { $0["function"] as? String == function }?["module"] as? String
+    }
+
+    /// A trace read to its end (events discarded), for its metadata.
+    func readMetadata(_ trace: String) throws -> TraceReader {
+        struct Discard: TraceVisitor { mutating func visit(_ event: TraceEvent) {} }
+        let reader = try TraceReader(path: trace)
+        var discard = Discard()
+        try reader.read(into: &discard)
+        return reader
     }
 
     /// Checks a trace's internal consistency: it is complete and no free is of an unknown block.
@@ -164,16 +196,274 @@ import Testing
         #expect(run.recorded.stdout == run.plain.stdout)
         #expect(run.recorded.stdout.contains("posix_memalign(alignment 3): Invalid argument"))
         #expect(run.recorded.stdout.contains("malloc(SIZE_MAX - 4096): NULL errno=Cannot allocate memory"))
+        #expect(run.recorded.stdout.contains("freed by another thread: ok"))
         #expect(run.recorded.status == 0)
-        let s = try summary(run.traces[0])
+        let s = try summary(run.traces[0], top: 100)
         let failed = s["failedCalls"] as? [String: Int] ?? [:]
         #expect(failed == ["malloc": 1, "calloc": 1, "realloc": 1, "posix_memalign": 1])
         #expect(s["unmatchedFrees"] as? Int == 0)
-        // The constructor's malloc (before main) and the signal handler's are in the trace.
-        let dump = try TestProcess.run(Tracing.mematlasBinary, ["dump", run.traces[0]]).stdout
-        #expect(dump.contains(" malloc 77 -> "))
-        #expect(dump.contains(" malloc 33 -> "))
-        #expect(dump.contains(" realloc 0x0 40 -> "))
+        // Between the two marker allocations the trace holds exactly the example's odd calls, in
+        // order (addresses named by first appearance, threads as main/other, stacks dropped).
+        let dump = try TestProcess.run(Tracing.mematlasBinary, ["dump", run.traces[0]]).stdout.split(separator: "\n")
+        let first = try #require(dump.firstIndex { $0.contains(" malloc 4242 -> ") })
+        let last = try #require(dump.firstIndex { $0.contains(" malloc 4343 -> ") })
+        var names: [String: String] = ["0x0": "NULL"]
+        let mainThread = dump[first].split(separator: " ")[1]
+        let section = dump[(first + 1)..<last].map { line -> String in
+            var words = line.split(separator: " ").map(String.init)
+            if let stack = words.firstIndex(of: "stack") { words.removeSubrange(stack...) }
+            let thread = words[1] == mainThread ? "main" : "other"
+            let fields = words.dropFirst(2).map { word -> String in
+                guard word.hasPrefix("0x") else { return word }
+                if let name = names[word] { return name }
+                let name = "A\(names.count)"
+                names[word] = name
+                return name
+            }
+            return ([thread] + fields).joined(separator: " ")
+        }
+        #expect(section == [
+            "main malloc 33 -> A1",  // from the SIGUSR1 handler
+            "main free A1",
+            "main free NULL",
+            "main realloc NULL 40 -> A1",  // realloc(NULL, 40), given the address just freed
+            "main realloc A1 0 -> NULL",  // realloc(p, 0) frees p
+            "main free NULL",
+            "main malloc 18446744073709547519 -> NULL",  // SIZE_MAX - 4096: ENOMEM
+            "main calloc 18446744073709551615 -> NULL",  // SIZE_MAX / 2 x 4 overflows: recorded as SIZE_MAX
+            "main malloc 16 -> A2",
+            "main realloc A2 18446744073709547519 -> NULL",  // fails: A2 stays live
+            "main free A2",
+            "main posix_memalign 64 align 3 -> NULL",  // EINVAL
+            "main aligned_alloc 64 align 3 -> A3",
+            "main free A3",
+            "main malloc 24 -> A2",
+            "other free A2",  // freed by the other thread
+        ])
+        // The constructor's malloc (before main) and the signal handler's are call sites of their own.
+        #expect(siteFigure(s, function: "before_main") == 1)
+        #expect(siteFigure(s, function: "on_signal") == 1)
+    }
+
+    @Test func underscoreExitLeavesACompleteTrace() throws {
+        let program = try ExamplePrograms.build("c/exit_paths.c")
+        let run = try recordBoth(program, ["_exit"])
+        #expect(run.plain.status == 3)
+        #expect(run.recorded.status == 3)
+        #expect(run.recorded.stdout == "calling _exit(3)\n")
+        #expect(run.recorded.stdout == run.plain.stdout)
+        #expect(run.traces.count == 1)
+        let s = try summary(run.traces[0])
+        #expect(s["end"] as? String == "_exit")
+        #expect(s["complete"] as? Bool == true)
+        #expect(s["events"] as? Int == 14)  // malloc 10, free 4: nothing else (no stdio)
+        #expect((s["calls"] as? [String: Int])?["malloc"] == 10)
+        #expect((s["calls"] as? [String: Int])?["free"] == 4)
+        #expect(s["leakedBlocks"] as? Int == 6)
+        #expect(s["leakedBytes"] as? Int == 104 + 105 + 106 + 107 + 108 + 109)
+    }
+
+    @Test func abortIsReportedAsSIGABRTWithItsEvents() throws {
+        let program = try ExamplePrograms.build("c/exit_paths.c")
+        let run = try recordBoth(program, ["abort"])
+        // mematlas ends by the same signal: its parent sees what it would see without it.
+        #expect(run.plain.signal == SIGABRT)
+        #expect(run.recorded.signal == SIGABRT)
+        #expect(run.recorded.status == 128 + SIGABRT)
+        #expect(run.recorded.stdout == "calling abort()\n")
+        #expect(run.recorded.stdout == run.plain.stdout)
+        #expect(run.recorded.stderr.contains("killed by signal 6"))
+        #expect(run.traces.count == 1)
+        let s = try summary(run.traces[0])
+        #expect(s["end"] as? String == "abort")
+        #expect(s["complete"] as? Bool == true)
+        #expect(s["events"] as? Int == 14)
+        #expect((s["calls"] as? [String: Int])?["malloc"] == 10)
+        #expect((s["calls"] as? [String: Int])?["free"] == 4)
+        #expect(s["leakedBlocks"] as? Int == 6)
+    }
+
+    @Test func crashHandlerThatExitsInsideReallocFinishesTheTrace() throws {
+        // glibc aborts inside realloc (an invalid pointer) while the realloc hook holds the writer
+        // lock; the program's SIGABRT handler calls exit(9), which runs the recorder's destructor.
+        // It used to wait for that lock forever.
+        let program = try ExamplePrograms.build("c/exit_paths.c")
+        let run = try recordBoth(program, ["crash"], timeout: 60)
+        #expect(run.plain.status == 9)
+        #expect(run.recorded.status == 9)
+        #expect(run.recorded.stdout == "realloc of an invalid pointer\nSIGABRT handler: exit(9)\n")
+        #expect(run.recorded.stdout == run.plain.stdout)
+        #expect(run.recorded.stderr.hasPrefix(run.plain.stderr))
+        #expect(run.plain.stderr == "realloc(): invalid pointer\n")
+        let s = try summary(run.traces[0])
+        #expect(s["end"] as? String == "exit")
+        #expect(s["complete"] as? Bool == true)
+        // malloc 10 + the 64-byte block, free 4; the realloc that never returned is not an event.
+        #expect((s["calls"] as? [String: Int])?["malloc"] == 11)
+        #expect((s["calls"] as? [String: Int])?["free"] == 4)
+        #expect((s["calls"] as? [String: Int])?["realloc"] == 0)
+        #expect(s["leakedBlocks"] as? Int == 7)
+    }
+
+    @Test func dlopenedLibraryIsMappedWhileLoadedAndStillSymbolizedAfterDlclose() throws {
+        let library = try ExamplePrograms.build("c/dl_library.c", extraFlags: ["-shared", "-fPIC"])
+        let program = try ExamplePrograms.build("c/dl_host.c")
+        let run = try recordBoth(program, [library])
+        #expect(run.recorded.stdout == "dlclose ok\ndone\n")
+        #expect(run.recorded.stdout == run.plain.stdout)
+        #expect(run.recorded.status == 0)
+        #expect(run.traces.count == 1)
+        try expectConsistent(run.traces[0])
+        // The library is gone when the summary is made: its stacks resolve through the module map
+        // that was in effect when they were captured.
+        let s = try summary(run.traces[0], top: 100)
+        #expect(siteFigure(s, function: "dl_library_make") == 20)
+        #expect(siteModule(s, function: "dl_library_make") == library)
+        #expect(siteFigure(s, function: "dl_library_loaded") == 3)  // its constructor, run inside dlopen
+        #expect(siteFigure(s, function: "after_dlclose") == 5)
+        #expect(siteModule(s, function: "after_dlclose") == program)
+        #expect(siteFigure(s, "topByLeaks", function: "dl_library_make", "leakedBlocks") == 10)
+        #expect(siteFigure(s, "topByLeaks", function: "after_dlclose", "leakedBlocks") == 2)
+        #expect(siteFigure(s, "topByLeaks", function: "dl_library_loaded", "leakedBlocks") == 0)  // freed at dlclose
+        // Module maps: not at start, present once loaded, gone after dlclose (200 ms = 20 ticks later).
+        let maps = try readMetadata(run.traces[0]).moduleMaps.map { $0.modules.map(\.path) }
+        #expect(maps.count >= 3)
+        #expect(maps.first?.contains(library) == false)
+        #expect(maps.contains { $0.contains(library) })
+        #expect(maps.last?.contains(library) == false)
+        #expect(maps.last?.contains(program) == true)
+    }
+
+    @Test func threadsThatAskForTheirStackBeforeAllocatingDoNotHang() throws {
+        // glibc's pthread_getattr_np holds the thread's lock across a realloc; the recorder's first
+        // stack capture on that thread asked pthread_getattr_np again and waited forever.
+        let program = try ExamplePrograms.build("c/thread_stack_query.c")
+        let run = try recordBoth(program, [], timeout: 60)
+        #expect(run.recorded.stdout == "4 threads knew their stack size\n")
+        #expect(run.recorded.stdout == run.plain.stdout)
+        #expect(run.recorded.status == 0)
+        try expectConsistent(run.traces[0])
+        let s = try summary(run.traces[0], top: 20)
+        #expect(s["threads"] as? Int == 5)
+        #expect(siteFigure(s, function: "worker") == 40)
+        #expect(s["unmatchedFrees"] as? Int == 0)
+    }
+
+    @Test func rustProgramWithThreads() throws {
+        // Rust's std calls pthread_getattr_np at every thread start (the case above, for real).
+        guard let rustc = Recorder.resolve("rustc") else { return }  // no Rust toolchain here: nothing to run
+        let dir = Tracing.scratchDirectory()
+        try """
+            use std::thread;
+            fn main() {
+                let handles: Vec<_> = (0..4u64).map(|i| thread::spawn(move || {
+                    let v: Vec<u64> = (0..1000).map(|x| x * i).collect();
+                    v.iter().sum::<u64>()
+                })).collect();
+                let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+                println!("total {}", total);
+            }
+            """.write(toFile: dir + "/threads.rs", atomically: true, encoding: .utf8)
+        let build = try TestProcess.run(rustc, ["-O", "-g", "-o", dir + "/threads", dir + "/threads.rs"])
+        try #require(build.status == 0, "\(build.stderr)")
+        let run = try recordBoth(dir + "/threads", [], timeout: 60)
+        #expect(run.recorded.stdout == "total 2997000\n")  // (0 + 1 + 2 + 3) x (0 + ... + 999)
+        #expect(run.recorded.stdout == run.plain.stdout)
+        #expect(run.recorded.status == 0)
+        try expectConsistent(run.traces[0])
+        let s = try summary(run.traces[0])
+        #expect(s["threads"] as? Int == 5)
+    }
+
+    @Test func sqliteInsertsBehaveTheSame() throws {
+        guard let sqlite = Recorder.resolve("sqlite3") else {
+            Issue.record("sqlite3 is not installed (Debian package sqlite3; .ci/run installs it)")
+            return
+        }
+        var script = "DROP TABLE IF EXISTS t;\nCREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, value REAL);\nBEGIN;\n"
+        for i in 1...3000 { script += "INSERT INTO t(name, value) VALUES ('row \(i)', \(i) * 0.5);\n" }
+        script += "COMMIT;\nSELECT count(*), sum(id), sum(value) FROM t;\nSELECT name FROM t WHERE id % 1000 = 0;\n"
+        // Both runs use one database file: the script starts from an empty table each time.
+        let run = try recordBoth(sqlite, ["test.db"], stdin: script)
+        #expect(run.plain.stdout == "3000|4501500|2250750.0\nrow 1000\nrow 2000\nrow 3000\n")
+        #expect(run.recorded.stdout == run.plain.stdout)
+        #expect(run.recorded.stderr.hasPrefix(run.plain.stderr))
+        #expect(run.plain.status == 0)
+        #expect(run.recorded.status == 0)
+        #expect(run.traces.count == 1)
+        try expectConsistent(run.traces[0])
+        let s = try summary(run.traces[0])
+        #expect(s["end"] as? String == "exit")
+        #expect(s["unmatchedFrees"] as? Int == 0)
+        // Every INSERT is prepared into a statement object of its own (sqlite3_prepare allocates it).
+        #expect(((s["calls"] as? [String: Int])?["malloc"] ?? 0) >= 3000)
+    }
+
+    @Test func gccTracesEveryProcessItStarts() throws {
+        let dir = Tracing.scratchDirectory()
+        try "#include <stdio.h>\nint main(void) { puts(\"hello from gcc\"); return 0; }\n"
+            .write(toFile: dir + "/hello.c", atomically: true, encoding: .utf8)
+        let gcc = try #require(Recorder.resolve("gcc"))
+        let run = try recordBoth(gcc, ["-O1", "-o", "hello", "hello.c"], in: dir)
+        #expect(run.plain.status == 0)
+        #expect(run.recorded.status == 0)
+        #expect(run.recorded.stdout == run.plain.stdout)
+        #expect(run.recorded.stderr.hasPrefix(run.plain.stderr))
+        // The executable built under the recorder runs.
+        #expect(try TestProcess.run(dir + "/hello", []).stdout == "hello from gcc\n")
+
+        // The processes gcc starts, counted without the recorder: `gcc -###` prints each command the
+        // driver runs (cc1, as, collect2: one line each, starting with a space), and collect2 runs
+        // the linker once (no LTO objects, so no lto-wrapper). Driver + those 3 + ld = 5 processes.
+        let plan = try TestProcess.run(gcc, ["-###", "-O1", "-o", "hello", "hello.c"], currentDirectory: dir).stderr
+        let commands = plan.split(separator: "\n").filter { $0.hasPrefix(" ") && !$0.hasPrefix("  ") }
+            .map { String($0.dropFirst().split(separator: " ")[0]).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+        #expect(commands.count == 3)
+        func real(_ program: String) -> String {
+            URL(fileURLWithPath: Recorder.resolve(program) ?? program).resolvingSymlinksInPath().path
+        }
+        let expected = ([gcc] + commands + ["ld"]).map(real)
+        #expect(run.traces.count == expected.count)
+        var executables: [String] = []
+        var parents: [String: UInt32] = [:], pids: [String: UInt32] = [:]
+        for trace in run.traces {
+            try expectConsistent(trace)
+            let s = try summary(trace)
+            #expect(s["end"] as? String == "exit", "\(trace)")
+            let reader = try readMetadata(trace)
+            let process = try #require(reader.process)
+            executables.append(process.executable)
+            pids[process.executable] = process.pid
+            parents[process.executable] = process.parentPID
+            // gcc and collect2 start their children with vfork + execvp: the child's exec, run in the
+            // parent's memory, must not end the parent's trace.
+            #expect(reader.execPath == nil, "\(trace) has an exec record of \(reader.execPath ?? "")")
+        }
+        #expect(executables.sorted() == expected.sorted())
+        // The process tree: cc1, as and collect2 are the driver's children; ld is collect2's.
+        let driver = real(gcc), collect2 = real(commands[2]), linker = real("ld")
+        for child in expected where child != driver {
+            #expect(parents[child] == pids[child == linker ? collect2 : driver], "\(child)")
+        }
+    }
+
+    @Test func symlinkAtTheOutputPathIsNotFollowed() throws {
+        let dir = Tracing.scratchDirectory()
+        let victim = dir + "/victim"
+        try "precious\n".write(toFile: victim, atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/t", withDestinationPath: victim)
+        let result = try TestProcess.run(Tracing.mematlasBinary, ["record", "-o", dir + "/t", "--", "/bin/true"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("\(dir)/t is a symbolic link (to \(victim))"))
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious\n")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: dir + "/t") == victim)
+        // A dangling link: the file it names must not be created.
+        let absent = dir + "/absent"
+        try FileManager.default.createSymbolicLink(atPath: dir + "/u", withDestinationPath: absent)
+        let dangling = try TestProcess.run(Tracing.mematlasBinary, ["record", "-o", dir + "/u", "--", "/bin/true"])
+        #expect(dangling.status == 1)
+        #expect(dangling.stderr.contains("is a symbolic link"))
+        #expect(!FileManager.default.fileExists(atPath: absent))
     }
 
     @Test func swiftProgramHasDemangledCallSites() throws {

@@ -59,7 +59,10 @@ public struct ExampleBuildError: Error, CustomStringConvertible {
 public enum TestProcess {
     /// The result of a finished process.
     public struct Result: Sendable {
+        /// The exit code, or 128 + the signal that killed the process (as a shell reports it).
         public var status: Int32
+        /// The signal that killed the process, nil when it exited.
+        public var signal: Int32?
         public var stdout: String
         public var stderr: String
     }
@@ -102,7 +105,7 @@ public enum TestProcess {
         let status = process.terminationReason == .uncaughtSignal
             ? 128 + process.terminationStatus : process.terminationStatus
         return Result(
-            status: status, stdout: String(decoding: outData, as: UTF8.self),
+            status: status, signal: process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil, stdout: String(decoding: outData, as: UTF8.self),
             stderr: String(decoding: errData, as: UTF8.self))
     }
 }

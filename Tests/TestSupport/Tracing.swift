@@ -26,9 +26,12 @@ public enum Tracing {
     }
 
     /// The built `mematlas` executable (next to the test bundle, as `swift build` lays them out).
-    public static var mematlasBinary: String {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mematlas").path
+    public static var mematlasBinary: String { builtExecutable("mematlas") }
+
+    /// A built executable of the package (`mematlas`, `trace-fuzz`), next to the test bundle.
+    public static func builtExecutable(_ name: String) -> String {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path
         if FileManager.default.isExecutableFile(atPath: beside) { return beside }
-        return ExamplePrograms.packageRoot.appendingPathComponent(".build/debug/mematlas").path
+        return ExamplePrograms.packageRoot.appendingPathComponent(".build/debug/\(name)").path
     }
 }

@@ -79,31 +79,6 @@ import TraceModel
         #expect(error.description == "\(path): record stream byte 0: unknown record tag 0xee (expected one of the MA_REC_* tags)")
     }
 
-    @Test func mutatedTracesNeverCrash() throws {
-        // A seeded mutation run over the real trace: flipped bytes, cut tails, inserted garbage.
-        // Every read ends with events visited and a clean error or a truncated/complete status.
-        let whole = Array(try Data(contentsOf: URL(fileURLWithPath: Self.sampleTrace)))
-        var rng = SplitMix64(seed: 42)
-        var errors = 0
-        for _ in 0..<300 {
-            var bytes = whole
-            for _ in 0..<(1 + Int(rng.next() % 4)) {
-                let at = 32 + Int(rng.next() % UInt64(bytes.count - 32))
-                switch rng.next() % 3 {
-                case 0: bytes[at] ^= UInt8(truncatingIfNeeded: rng.next() | 1)
-                case 1: bytes.removeSubrange(at...)
-                default: bytes.insert(contentsOf: (0..<8).map { _ in UInt8(truncatingIfNeeded: rng.next()) }, at: at)
-                }
-                if bytes.count <= 33 { break }
-            }
-            do { _ = try summarize(write(bytes)) } catch let error as TraceFormatError {
-                errors += 1
-                #expect(!error.description.contains("\n"))
-            }
-        }
-        #expect(errors >= 0)
-    }
-
     @Test func residencySnapshotsDescribeTheHeap() throws {
         let reader = try TraceReader(path: Self.sampleTrace)
         var analysis = HeapAnalysis()
@@ -143,7 +118,9 @@ import TraceModel
             kill(pid, SIGKILL)
         }
         process.waitUntilExit()
-        #expect(process.terminationStatus == 128 + SIGKILL)
+        // mematlas ends by the signal that killed the program, as the program itself did.
+        #expect(process.terminationReason == .uncaughtSignal)
+        #expect(process.terminationStatus == SIGKILL)
         let reader = try TraceReader(path: dir + "/t")
         var analysis = HeapAnalysis()
         try reader.read(into: &analysis)
@@ -151,18 +128,5 @@ import TraceModel
         #expect(reader.completeness != .complete)
         #expect(profile.calls[.malloc] ?? 0 >= 1000)
         #expect(profile.leakedBlocks >= 1000)
-    }
-}
-
-/// A seeded random generator for repeatable mutation tests.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -25,6 +25,8 @@ struct RecordCommand: ParsableCommand {
         guard let program = words.first else { throw ValidationError("give the program to record after --") }
         let result = try Recorder.run(program: program, arguments: Array(words.dropFirst()), options: options.recordOptions)
         FileHandle.standardError.write(Data(traceListing(result).utf8))
+        // Killed by a signal: end by the same signal, so that the caller sees what it would without mematlas.
+        if let signal = result.signal { Recorder.terminate(bySignal: signal) }
         throw ExitCode(result.shellStatus)
     }
 }
