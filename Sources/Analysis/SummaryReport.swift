@@ -45,6 +45,8 @@ public struct SummaryReport: Codable, Sendable {
     public var end: String
     /// The unwinder used (`libunwind`, `fp`, `none`).
     public var unwinder: String
+    /// True when the program's own malloc answered its heap calls (they were not seen).
+    public var programHasOwnMalloc: Bool
     /// Calls per function name (every function listed, zero included).
     public var calls: [String: UInt64]
     /// Failed calls per function name (only those with failures).
@@ -204,6 +206,7 @@ public struct SummaryBuilder {
             pid: process?.pid ?? UInt32(truncatingIfNeeded: reader.header.pid),
             durationSeconds: Double(reader.durationNs) / 1e9, complete: truncation == nil, truncation: truncation,
             end: reader.processEnd.rawValue, unwinder: process?.unwinder.name ?? "none",
+            programHasOwnMalloc: reader.header.programHasOwnMalloc,
             calls: calls, failedCalls: failed, allocations: profile.allocations, allocatedBytes: profile.allocatedBytes,
             temporaryAllocations: profile.temporaryAllocations, peakHeapBytes: profile.peakBytes, peakHeapBlocks: profile.peakBlocks,
             peakHeapTimeSeconds: Double(profile.peakTimeNs) / 1e9, leakedBytes: profile.leakedBytes, leakedBlocks: profile.leakedBlocks,

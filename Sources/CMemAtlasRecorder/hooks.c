@@ -137,6 +137,19 @@ static inline int enter(void) {
     return 0;
 }
 
+/* Enter a mapping hook: like enter(), but never starts the recorder. A program with its own
+ * malloc (rustc links jemalloc into its executable) maps memory while holding its allocator's
+ * lock; starting here would call dlopen, whose malloc is that allocator: a deadlock. The
+ * recorder then starts at its constructor or the first malloc-family hook instead. */
+static inline int enter_running(void) {
+#ifdef MA_START_IN_CONSTRUCTOR
+    if (!g_constructed) return 0;
+#endif
+    if (ma_hook_busy || !ma_is_running()) return 0;
+    ma_hook_busy = 1;
+    return 1;
+}
+
 static inline void leave(void) { ma_hook_busy = 0; }
 
 /* ---- malloc family ---- */
@@ -267,7 +280,7 @@ MA_PAGE_HOOK(pvalloc, MA_REC_PVALLOC)
 
 static void *mmap_hook(void *(*real)(void *, size_t, int, int, int, off_t), void *address, size_t length, int prot,
                        int flags, int fd, off_t offset) {
-    if (!(flags & MAP_ANONYMOUS) || !enter()) return real(address, length, prot, flags, fd, offset);
+    if (!(flags & MAP_ANONYMOUS) || !enter_running()) return real(address, length, prot, flags, fd, offset);
     void *p = real(address, length, prot, flags, fd, offset);
     int saved = errno;
     ma_record_mmap(length, prot, flags, p);
@@ -288,7 +301,7 @@ MA_EXPORT void *mmap64(void *address, size_t length, int prot, int flags, int fd
 
 MA_EXPORT int munmap(void *start, size_t length) {
     if (MA_UNLIKELY(!ready())) return -1;
-    if (enter()) {
+    if (enter_running()) {
         int saved = errno;
         ma_record_munmap(start, length);
         leave();
@@ -306,7 +319,7 @@ MA_EXPORT void *mremap(void *old, size_t old_length, size_t new_length, int flag
         va_end(args);
     }
     if (MA_UNLIKELY(!ready())) return MAP_FAILED;
-    if (!enter()) return ma_real.mremap(old, old_length, new_length, flags, new_address);
+    if (!enter_running()) return ma_real.mremap(old, old_length, new_length, flags, new_address);
     void *p = ma_record_mremap(old, old_length, new_length, flags, new_address);
     leave();
     return p;

@@ -71,6 +71,8 @@ extern MA_TLS int ma_in_getattr MA_HIDDEN;
 void ma_init(void) MA_HIDDEN;
 /* 1 while events are being recorded. */
 int ma_is_recording(void) MA_HIDDEN;
+/* 1 when the recorder is already on; never starts it (see enter_running in hooks.c). */
+int ma_is_running(void) MA_HIDDEN;
 
 /* The hot-path entry points. Each captures the stack (where the event has one) outside the lock,
  * then appends one record under the lock. */

@@ -711,6 +711,17 @@ static void fork_child(void) {
     g_state = MA_STATE_FORKED;
 }
 
+/* 1 when malloc resolves outside the recorder: an allocator linked into the executable (rustc's
+ * jemalloc) or preloaded before it answers the heap calls, and only mappings can be recorded. */
+static int g_program_has_own_malloc;
+
+static int program_has_own_malloc(void) {
+    Dl_info recorder, found;
+    void *resolved = dlsym(RTLD_DEFAULT, "malloc");
+    if (!resolved || !dladdr((void *)ma_is_running, &recorder) || !dladdr(resolved, &found)) return 0;
+    return found.dli_fbase != recorder.dli_fbase;
+}
+
 static int start_trace(void) {
     g_start_ns = ma_monotonic_ns();
     g_trace_pid = getpid();
@@ -728,6 +739,7 @@ static int start_trace(void) {
         g_zstd.reset(g_zstd.context, 1 /* ZSTD_reset_session_only */);
         flags |= MA_FLAG_ZSTD;
     }
+    if (g_program_has_own_malloc) flags |= MA_FLAG_OWN_MALLOC;
     if (write_file_header(g_fd, flags) != 0) return -1;
     g_sync_writes = 1; /* until the flusher runs */
     emit_process();
@@ -748,6 +760,7 @@ static void start_recorder(void) {
     int expected = MA_STATE_OFF;
     if (__atomic_compare_exchange_n(&g_state, &expected, MA_STATE_STARTING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         read_config();
+        g_program_has_own_malloc = program_has_own_malloc();
         for (int i = 0; i < MA_BUFFER_COUNT; i++) {
             g_buffers[i].data = ma_sys_alloc(MA_BUFFER_SIZE);
             if (!g_buffers[i].data) {
@@ -777,6 +790,8 @@ static void start_recorder(void) {
         if (start_trace() != 0) __atomic_store_n(&g_state, MA_STATE_DISABLED, __ATOMIC_RELEASE);
     }
 }
+
+int ma_is_running(void) { return __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == MA_STATE_ON; }
 
 int ma_is_recording(void) {
     int state = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE);

@@ -36,6 +36,9 @@ public struct TraceFileHeader: Sendable {
     public var pid: UInt64
     /// True when the record stream is zstd-compressed.
     public var isCompressed: Bool { flags & UInt16(MA_FLAG_ZSTD) != 0 }
+    /// True when the program's malloc was not the recorder's (an allocator linked into the
+    /// executable, as rustc's jemalloc): its heap calls were not seen, only its mappings.
+    public var programHasOwnMalloc: Bool { flags & UInt16(MA_FLAG_OWN_MALLOC) != 0 }
 }
 
 /// A module map in effect from a point of the trace on.
@@ -124,7 +127,7 @@ public final class TraceReader {
             throw TraceFormatError(path: path, offset: 12, message: "header size \(u32(12)), expected \(MA_TRACE_HEADER_SIZE)")
         }
         header = TraceFileHeader(version: version, flags: u16(10), pid: u64(16))
-        if header.flags & ~UInt16(MA_FLAG_ZSTD) != 0 {
+        if header.flags & ~UInt16(MA_FLAG_ZSTD | MA_FLAG_OWN_MALLOC) != 0 {
             close(fd)
             throw TraceFormatError(path: path, offset: 10, message: "unknown header flags 0x\(String(header.flags, radix: 16))")
         }

@@ -349,6 +349,38 @@ import TraceModel
         #expect(s["unmatchedFrees"] as? Int == 0)
     }
 
+    @Test func programWithItsOwnMallocIsNotDeadlocked() throws {
+        // rustc's jemalloc maps its arena holding its lock, called from a library constructor before
+        // the recorder started; starting the recorder there called dlopen, whose malloc is that
+        // allocator: it waited on its own lock forever.
+        let library = try ExamplePrograms.build("c/own_malloc_library.c", extraFlags: ["-shared", "-fPIC"])
+        let directory = (library as NSString).deletingLastPathComponent
+        let program = try ExamplePrograms.build("c/own_malloc.c", extraFlags: [library, "-Wl,-rpath," + directory])
+        let run = try recordBoth(program, [], timeout: 60)
+        #expect(run.plain.stdout == "greeting from a library constructor; own malloc served the library and main\n")
+        #expect(run.recorded.stdout == run.plain.stdout)
+        #expect(run.recorded.status == 0)
+        #expect(run.traces.count == 1)
+        let s = try summary(run.traces[0])
+        #expect(s["programHasOwnMalloc"] as? Bool == true)
+        #expect(s["complete"] as? Bool == true)
+        // The heap calls went to the program's allocator; main's mappings were recorded exactly (the
+        // arena was mapped before the recorder started).
+        let calls = s["calls"] as? [String: Int] ?? [:]
+        #expect(calls["malloc"] == 0)
+        #expect(calls["mmap"] == 3)
+        #expect(calls["munmap"] == 3)
+        #expect(s["peakMappedBytes"] as? Int == 3 * 65536)
+        #expect(run.recorded.stderr.contains("heap calls not seen: the program brings its own malloc"))
+        let html = run.traces[0] + ".html"
+        #expect(try TestProcess.run(Tracing.mematlasBinary, ["report", "-o", html, run.traces[0]]).status == 0)
+        #expect(try String(contentsOfFile: html, encoding: .utf8).contains("heap calls not seen: the program brings its own malloc"))
+        // An ordinary program is not flagged.
+        let plain = try recordBoth(try ExamplePrograms.build("c/exact_counts.c"), [])
+        #expect(try summary(plain.traces[0])["programHasOwnMalloc"] as? Bool == false)
+        #expect(!plain.recorded.stderr.contains("heap calls not seen"))
+    }
+
     @Test func rustProgramWithThreads() throws {
         // Rust's std calls pthread_getattr_np at every thread start (the case above, for real).
         guard let rustc = Recorder.resolve("rustc") else { return }  // no Rust toolchain here: nothing to run

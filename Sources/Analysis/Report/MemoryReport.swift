@@ -131,13 +131,16 @@ public struct ReportSummary: Sendable, Equatable {
     public var events: UInt64
     /// Why the trace is incomplete, or nil when it is complete.
     public var truncation: String?
+    /// True when the program's own malloc answered its heap calls (they were not seen).
+    public var programHasOwnMalloc: Bool
 
     /// Creates a summary.
     public init(
         program: String, arguments: [String] = [], pid: UInt32 = 0, trace: String = "", durationNs: UInt64 = 0,
         peakHeapBytes: UInt64 = 0, peakHeapTimeNs: UInt64 = 0, peakResidentBytes: UInt64 = 0, peakResidentTimeNs: UInt64 = 0,
         allocatedBytes: UInt64 = 0, allocations: UInt64 = 0, calls: UInt64 = 0, leakedBytes: UInt64 = 0,
-        leakedBlocks: UInt64 = 0, temporaryAllocations: UInt64 = 0, events: UInt64 = 0, truncation: String? = nil
+        leakedBlocks: UInt64 = 0, temporaryAllocations: UInt64 = 0, events: UInt64 = 0, truncation: String? = nil,
+        programHasOwnMalloc: Bool = false
     ) {
         self.program = program
         self.arguments = arguments
@@ -156,6 +159,7 @@ public struct ReportSummary: Sendable, Equatable {
         self.temporaryAllocations = temporaryAllocations
         self.events = events
         self.truncation = truncation
+        self.programHasOwnMalloc = programHasOwnMalloc
     }
 }
 

@@ -82,7 +82,8 @@ public struct ReportBuilder {
             peakResidentBytes: profile.peakResidentBytes, peakResidentTimeNs: profile.peakResidentTimeNs,
             allocatedBytes: profile.allocatedBytes, allocations: profile.allocations,
             calls: profile.calls.values.reduce(0, &+), leakedBytes: profile.leakedBytes, leakedBlocks: profile.leakedBlocks,
-            temporaryAllocations: profile.temporaryAllocations, events: profile.events, truncation: truncation)
+            temporaryAllocations: profile.temporaryAllocations, events: profile.events, truncation: truncation,
+            programHasOwnMalloc: reader.header.programHasOwnMalloc)
 
         var report = MemoryReport(summary: summary)
         report.timeline = Self.timeline(profile, durationNs: reader.durationNs, points: limits.timelinePoints)

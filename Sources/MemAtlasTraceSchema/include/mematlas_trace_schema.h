@@ -55,6 +55,9 @@
 
 /* Header flags. */
 #define MA_FLAG_ZSTD 0x0001u /* the body is a zstd stream */
+/* malloc resolved outside the recorder (an allocator linked into the executable, as rustc's
+ * jemalloc, or preloaded before it): the program's heap calls were not seen, only its mappings. */
+#define MA_FLAG_OWN_MALLOC 0x0002u
 
 /* Entries in each move-to-front address list of the adr encoding. */
 #define MA_ADDRESS_CACHE 8

@@ -26,6 +26,7 @@ public struct HTMLReport {
         out += "<p class=\"command\"><code>\(h(command))</code></p>\n"
         out += "<p class=\"meta\">pid \(s.pid) · \(Format.count(s.events)) allocator events · trace <code>\(h(s.trace))</code></p>\n"
         if let t = s.truncation { out += "<p class=\"warning\">Incomplete trace: \(h(t))</p>\n" }
+        if s.programHasOwnMalloc { out += "<p class=\"warning\">\(h(SummaryTextRenderer.ownMallocNote))</p>\n" }
         out += "<nav>" + [("summary", "Summary"), ("timeline", "Timeline"), ("flamegraph", "Flame graphs"), ("callsites", "Call sites"),
                          ("leaks", "Leaks"), ("histograms", "Sizes and lifetimes"), ("heapmap", "Heap map"), ("threads", "Threads"),
                          ("modules", "Modules")].map { "<a href=\"#\($0.0)\">\($0.1)</a>" }.joined(separator: " ") + "</nav>\n"

@@ -18,6 +18,10 @@ public struct SummaryTextRenderer {
     private func dim(_ s: String) -> String { colour ? "\u{1B}[2m\(s)\u{1B}[0m" : s }
     private func red(_ s: String) -> String { colour ? "\u{1B}[31m\(s)\u{1B}[0m" : s }
 
+    /// Said wherever a trace of a program with its own malloc is shown.
+    public static let ownMallocNote =
+        "heap calls not seen: the program brings its own malloc (an allocator linked into it, as rustc's jemalloc); only its anonymous mappings were recorded"
+
     /// The summary text.
     public func render(_ report: SummaryReport) -> String {
         var out = ""
@@ -25,6 +29,7 @@ public struct SummaryTextRenderer {
         out += bold("MemAtlas summary") + " of \(report.trace)\n"
         out += "  \(command)  (pid \(report.pid), \(Format.seconds(report.durationSeconds)), stacks: \(report.unwinder), end: \(report.end))\n"
         if let truncation = report.truncation { out += red("  incomplete: \(truncation)") + "\n" }
+        if report.programHasOwnMalloc { out += red("  " + SummaryTextRenderer.ownMallocNote) + "\n" }
 
         let heapOrder = ["malloc", "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc", "free"]
         let heap = heapOrder.filter { (report.calls[$0] ?? 0) > 0 || $0 == "malloc" || $0 == "free" }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Recording
+import Render
+import TraceIO
 
 /// `mematlas record`: runs a program under the recorder and writes one trace per process.
 struct RecordCommand: ParsableCommand {
@@ -36,5 +38,9 @@ func traceListing(_ result: RecordingResult) -> String {
     var text = "mematlas: wrote \(result.traces.count) trace\(result.traces.count == 1 ? "" : "s"): \(result.traces.first ?? "")"
     if result.traces.count > 1 { text += " and \(result.traces.count - 1) more (\(result.traces.dropFirst().prefix(3).map { ($0 as NSString).lastPathComponent }.joined(separator: ", "))\(result.traces.count > 4 ? ", ..." : ""))" }
     if let signal = result.signal { text += "; the program was killed by signal \(signal)" }
-    return text + "\n"
+    text += "\n"
+    for trace in result.traces where (try? TraceReader(path: trace))?.header.programHasOwnMalloc == true {
+        text += "mematlas: \((trace as NSString).lastPathComponent): \(SummaryTextRenderer.ownMallocNote)\n"
+    }
+    return text
 }
