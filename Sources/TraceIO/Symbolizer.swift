@@ -35,10 +35,13 @@ public struct SymbolizedFrame: Sendable, Codable, Hashable {
 
 /// An instruction address inside a module file: what the symbolizer looks up.
 public struct CodeLocation: Hashable, Sendable {
-    /// The module path.
+    /// The module path, as recorded.
     public var module: String
     /// The address in the file's own address space.
     public var fileAddress: UInt64
+    /// The file to read symbols from: the module's file when it is still the one that ran (same
+    /// build id), else its separate debug file; nil when neither is there.
+    public var file: String?
 }
 
 /// Resolves instruction pointers from a trace to functions and source lines, at report time:
@@ -48,13 +51,40 @@ public final class Symbolizer {
     private let moduleMaps: [ModuleMap]
     private var cache: [UInt64: [SymbolizedFrame]] = [:]
     private var elfSymbols: [String: [ELFFile.Symbol]] = [:]
+    private var symbolFiles: [String: String?] = [:]
+    private let debugDirectory: String
     /// The llvm-symbolizer in use, or nil when none was found.
     public let symbolizerPath: String?
 
     /// Creates a symbolizer for a trace's module maps.
-    public init(moduleMaps: [ModuleMap], symbolizerPath: String? = Symbolizer.findLLVMSymbolizer()) {
+    /// - Parameter debugDirectory: where separate debug files are found by build id.
+    public init(moduleMaps: [ModuleMap], symbolizerPath: String? = Symbolizer.findLLVMSymbolizer(),
+                debugDirectory: String = "/usr/lib/debug") {
         self.moduleMaps = moduleMaps
         self.symbolizerPath = symbolizerPath
+        self.debugDirectory = debugDirectory
+    }
+
+    /// The file that holds a module's symbols. A module file replaced or deleted since the run (a
+    /// rebuild; the kernel then names the running executable `PATH (deleted)`) is used only when it
+    /// has the build id that ran, so that symbols never come from different code; otherwise the
+    /// separate debug file `.build-id/xx/rest.debug` when there is one.
+    func symbolFile(for module: Module) -> String? {
+        if let known = symbolFiles[module.path] { return known }
+        var path = module.path
+        let deleted = " (deleted)"
+        if path.hasSuffix(deleted), !FileManager.default.fileExists(atPath: path) { path = String(path.dropLast(deleted.count)) }
+        var file: String? = nil
+        if module.buildID.isEmpty {
+            file = FileManager.default.fileExists(atPath: path) ? path : nil
+        } else {
+            if let elf = try? ELFFile(path: path), elf.buildID == module.buildID { file = path }
+            let hex = module.buildIDHex
+            let debug = debugDirectory + "/.build-id/" + hex.prefix(2) + "/" + hex.dropFirst(2) + ".debug"
+            if file == nil, hex.count > 2, let elf = try? ELFFile(path: debug), elf.buildID == module.buildID { file = debug }
+        }
+        symbolFiles[module.path] = file
+        return file
     }
 
     /// Finds llvm-symbolizer: `$MEMATLAS_SYMBOLIZER`, next to the Swift toolchain, or on PATH.
@@ -80,7 +110,7 @@ public final class Symbolizer {
         for (i, map) in moduleMaps.enumerated() where map.stacksBefore < stack.rawValue { first = i }
         for map in moduleMaps[first...] + moduleMaps[..<first].reversed() {
             for module in map.modules where module.contains(ip) {
-                return CodeLocation(module: module.path, fileAddress: ip &- module.loadBias)
+                return CodeLocation(module: module.path, fileAddress: ip &- module.loadBias, file: symbolFile(for: module))
             }
         }
         return nil
@@ -92,10 +122,14 @@ public final class Symbolizer {
         var pending: [(ip: UInt64, location: CodeLocation)] = []
         var seen = Set<UInt64>()
         for ip in ips where cache[ip] == nil && seen.insert(ip).inserted {
-            if let location = locate(ip &- 1), !location.module.isEmpty, location.module.hasPrefix("/") {
+            if let location = locate(ip &- 1), location.file != nil {
                 pending.append((ip, location))
+            } else if let location = locate(ip &- 1), !location.module.isEmpty {
+                // The module's file is gone or is other code now: name the place, not a guess.
+                let name = (location.module as NSString).lastPathComponent
+                cache[ip] = [SymbolizedFrame(function: "\(name)+0x" + String(location.fileAddress, radix: 16), module: location.module)]
             } else {
-                cache[ip] = [SymbolizedFrame(function: "0x" + String(ip, radix: 16), module: locate(ip &- 1)?.module ?? "?")]
+                cache[ip] = [SymbolizedFrame(function: "0x" + String(ip, radix: 16), module: "?")]
             }
         }
         if !pending.isEmpty {
@@ -108,6 +142,7 @@ public final class Symbolizer {
                 cache[item.ip] = frames.map { frame in
                     var f = frame
                     f.function = Demangler.demangle(f.function)
+                    f.module = item.location.module
                     return f
                 }
             }
@@ -118,10 +153,11 @@ public final class Symbolizer {
     }
 
     private func fallbackFrame(_ location: CodeLocation) -> SymbolizedFrame {
-        if elfSymbols[location.module] == nil {
-            elfSymbols[location.module] = (try? ELFFile(path: location.module))?.functionSymbols() ?? []
+        let file = location.file ?? location.module
+        if elfSymbols[file] == nil {
+            elfSymbols[file] = (try? ELFFile(path: file))?.functionSymbols() ?? []
         }
-        let symbols = elfSymbols[location.module]!
+        let symbols = elfSymbols[file]!
         var lo = 0, hi = symbols.count
         while lo < hi {
             let mid = (lo + hi) / 2
@@ -149,7 +185,7 @@ public final class Symbolizer {
         do { try process.run() } catch { return nil }
         var text = ""
         for location in locations {
-            text += "\"\(location.module)\" 0x\(String(location.fileAddress, radix: 16))\n"
+            text += "\"\(location.file ?? location.module)\" 0x\(String(location.fileAddress, radix: 16))\n"
         }
         let payload = Data(text.utf8)
         let writer = Thread {

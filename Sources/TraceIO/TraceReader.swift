@@ -48,6 +48,12 @@ public struct ModuleMap: Sendable {
     public var stacksBefore: UInt32
     /// The loaded modules.
     public var modules: [Module]
+
+    /// Creates a module map.
+    public init(stacksBefore: UInt32, modules: [Module]) {
+        self.stacksBefore = stacksBefore
+        self.modules = modules
+    }
 }
 
 /// How far a read has come, for progress bars.

@@ -26,8 +26,13 @@ public enum ExamplePrograms {
         let output = buildDirectory.appendingPathComponent(
             (name as NSString).deletingPathExtension + "-" + String(UInt32(truncatingIfNeeded: (extraFlags.joined(separator: " ")).hashValue), radix: 16)
         ).path
+        // One compile per output: a second compile renamed over the first would replace the file of a
+        // program another test is running (its executable then reads as `PATH (deleted)`).
+        let lock = outputLock(output)
+        lock.lock()
+        defer { lock.unlock() }
         if FileManager.default.isExecutableFile(atPath: output) { return output }
-        // Tests build in parallel: each compile writes its own file, then renames it into place.
+        // Other test processes may build too: each compile writes its own file, then renames it into place.
         let temporary = output + ".tmp-\(UInt64.random(in: 0...UInt64.max))"
         let args = ["-O1", "-g", "-fno-omit-frame-pointer", "-o", temporary, src, "-pthread", "-ldl"] + extraFlags
         let result = try TestProcess.run(compiler, args)
@@ -38,6 +43,18 @@ public enum ExamplePrograms {
             throw ExampleBuildError(message: "cannot move \(temporary) to \(output)")
         }
         return output
+    }
+
+    private static let locksLock = NSLock()
+    nonisolated(unsafe) private static var locks: [String: NSLock] = [:]
+
+    private static func outputLock(_ output: String) -> NSLock {
+        locksLock.lock()
+        defer { locksLock.unlock() }
+        if let lock = locks[output] { return lock }
+        let lock = NSLock()
+        locks[output] = lock
+        return lock
     }
 
     /// A temporary folder for this test process's build products.
