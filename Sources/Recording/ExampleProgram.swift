@@ -8,6 +8,28 @@ public enum ExampleProgram {
     /// The example `mematlas run` records when given no program.
     public static let defaultExample = "c/demo_allocations.c"
 
+    /// The examples `mematlas run --example` offers, with what each shows. (The others under
+    /// `Examples/` need arguments, a companion library or a test to drive them.)
+    public static let learning: [(path: String, shows: String)] = [
+        ("c/demo_allocations.c", "a peak, a leak, temporary allocations, realloc growth, calloc, aligned blocks, an mmap"),
+        ("cpp/pointers.cpp", "passing by value copies an object, by reference or pointer does not; unique_ptr, shared_ptr, weak_ptr; a leak"),
+        ("cpp/threads.cpp", "eight threads allocating, and freeing each other's blocks"),
+        ("c/heap_holes.c", "holes in the heap: the live heap shrinks, RSS stays high (see the report's heap map)"),
+        ("c/lab_fragmentation.c", "a heap that fragments; compare allocators on it with `mematlas simulate`"),
+        ("c/phases.c", "phases of work from different functions (select them on the report's timeline)"),
+        ("c/fork_exec.c", "fork, exec and _exit: one trace per process"),
+    ]
+
+    /// The example a user named: `cpp/pointers.cpp`, `cpp/pointers` or just `pointers`.
+    public static func resolve(_ name: String) throws -> String {
+        let all = learning.map(\.path)
+        if all.contains(name) { return name }
+        let matches = all.filter { ($0 as NSString).deletingPathExtension == name || (($0 as NSString).lastPathComponent as NSString).deletingPathExtension == name }
+        if matches.count == 1 { return matches[0] }
+        let list = learning.map { (($0.path as NSString).lastPathComponent as NSString).deletingPathExtension }.joined(separator: ", ")
+        throw RecorderBuildError(message: "no example named \(name); the examples are: \(list)")
+    }
+
     /// Compiles an example (`c/NAME.c` or `cpp/NAME.cpp`) into the cache and returns the executable.
     public static func build(_ relativePath: String) throws -> String {
         let source = examplesDirectory.appendingPathComponent(relativePath)

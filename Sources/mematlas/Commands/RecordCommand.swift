@@ -18,6 +18,7 @@ struct RecordCommand: ParsableCommand {
     var command: [String] = []
 
     func validate() throws {
+        if command.first == "--help" || command.first == "-h" { throw CleanExit.helpRequest(self) }
         if command.first == "--" { return }
         guard !command.isEmpty else { throw ValidationError("give the program to record after --, e.g. mematlas record -- ls -la") }
     }

@@ -8,8 +8,12 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Record a program (or the bundled example), write its HTML report and print its summary.",
-        discussion: "With no program, runs the bundled example Examples/\(ExampleProgram.defaultExample)."
+        discussion: "With no program, runs the bundled example Examples/\(ExampleProgram.defaultExample). --example NAME runs another:\n"
+            + ExampleProgram.learning.map { "  " + (($0.path as NSString).lastPathComponent as NSString).deletingPathExtension + ": " + $0.shows }.joined(separator: "\n")
     )
+
+    @Option(help: "Run a bundled example instead of a program, by name (listed below).")
+    var example: String?
 
     @OptionGroup var options: RecordOptionGroup
 
@@ -29,7 +33,12 @@ struct RunCommand: ParsableCommand {
     var command: [String] = []
 
     func run() throws {
+        if command.first == "--help" || command.first == "-h" { throw CleanExit.helpRequest(self) }
         var words = command.first == "--" ? Array(command.dropFirst()) : command
+        if let example {
+            guard words.isEmpty else { throw ValidationError("give either --example or a program, not both") }
+            words = [try ExampleProgram.build(ExampleProgram.resolve(example))]
+        }
         if words.isEmpty { words = [try ExampleProgram.build(ExampleProgram.defaultExample)] }
         var recordOptions = options.recordOptions
         if recordOptions.output == nil {
