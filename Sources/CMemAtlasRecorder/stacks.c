@@ -90,13 +90,14 @@ static int find_stack_bounds(void) {
     return 1;
 }
 
-/* Walks the frame-pointer chain from the caller; *last is the address of the last frame record
- * read (where the chain ended), which pins where on the stack the walk stopped. */
+/* Walks the frame-pointer chain from the caller, leaving out the recorder's own frames at the top
+ * (kept in place, not moved afterwards: this runs at every event); *last is the address of the
+ * last frame record read (where the chain ended), which pins where on the stack the walk stopped. */
 __attribute__((noinline)) static int walk_frame_pointers(uintptr_t *frames, int max, uintptr_t *last) {
     *last = 0;
     if (!t_stack_high && !find_stack_bounds()) return 0;
     uintptr_t *fp = __builtin_frame_address(0);
-    int n = 0;
+    int n = 0, own = 1;
     while (n < max) {
         uintptr_t at = (uintptr_t)fp;
         /* at > high - 16, not at + 16 > high: a garbage frame pointer near 2^64 (code built
@@ -104,7 +105,12 @@ __attribute__((noinline)) static int walk_frame_pointers(uintptr_t *frames, int 
         if (at < t_stack_low || at > t_stack_high - 16 || (at & 7)) break;
         uintptr_t ret = fp[1];
         if (ret < 4096) break;
-        frames[n++] = ret;
+        if (own && ret >= g_self_start && ret < g_self_end) {
+            /* still inside the recorder */
+        } else {
+            own = 0;
+            frames[n++] = ret;
+        }
         *last = at;
         uintptr_t *next = (uintptr_t *)fp[0];
         if ((uintptr_t)next <= at) break;
@@ -144,8 +150,7 @@ __attribute__((noinline)) int ma_capture_stack(uintptr_t *frames) {
 int ma_capture_key(uintptr_t *key) {
     if (g_unwinder != MA_UNWIND_LIBUNWIND || !g_fast_path) return 0;
     uintptr_t last;
-    int n = walk_frame_pointers(key, g_max_depth + 8, &last);
-    n = skip_own_frames(key, n);
+    int n = walk_frame_pointers(key, g_max_depth, &last);
     if (n <= 0) return 0;
     key[n] = last;
     return n + 1;
