@@ -176,7 +176,23 @@ static int load_zstd(void) {
     g_zstd.set_parameter(g_zstd.context, 100 /* ZSTD_c_compressionLevel */, g_config.level);
     g_zstd.out_size = 256 * 1024;
     g_zstd.out = ma_sys_alloc(g_zstd.out_size);
-    return g_zstd.out != NULL;
+    if (!g_zstd.out) {
+        g_zstd.context = NULL;
+        return 0;
+    }
+    /* The library's calls to its own exported functions can be bound to another copy of zstd that
+     * the program exports (rustc's driver library links one in): compressing then fails. Try it
+     * once; when it fails, the trace is written uncompressed rather than lost. */
+    static const uint8_t probe[64] = "MemAtlas checks that zstd compresses in this process.";
+    ma_zstd_in in = {probe, sizeof probe, 0};
+    ma_zstd_out out = {g_zstd.out, g_zstd.out_size, 0};
+    size_t remaining = g_zstd.compress(g_zstd.context, &out, &in, 1 /* ZSTD_e_flush */);
+    if (g_zstd.is_error(remaining) || remaining != 0 || in.pos != in.size) {
+        g_zstd.context = NULL; /* what it holds is left: a few hundred KiB, once */
+        return 0;
+    }
+    g_zstd.reset(g_zstd.context, 1 /* ZSTD_reset_session_only */);
+    return 1;
 }
 
 /* ---- Small string helpers (no stdio: it may allocate) ---- */
@@ -712,8 +728,12 @@ static void fork_child(void) {
 }
 
 /* 1 when malloc resolves outside the recorder: an allocator linked into the executable (rustc's
- * jemalloc) or preloaded before it answers the heap calls, and only mappings can be recorded. */
+ * jemalloc) or preloaded before it may answer the heap calls. Not proof: a non-PIE executable that
+ * takes malloc's address makes its PLT entry the address dlsym returns (node does). So the trace
+ * is flagged (MA_FLAG_OWN_MALLOC, at its end) only when no heap call reached the recorder either. */
 static int g_program_has_own_malloc;
+static int g_heap_seen;    /* a malloc-family call was recorded in this trace (g_lock held) */
+static int g_header_flags; /* the flags written in this trace's header */
 
 static int program_has_own_malloc(void) {
     Dl_info recorder, found;
@@ -739,7 +759,8 @@ static int start_trace(void) {
         g_zstd.reset(g_zstd.context, 1 /* ZSTD_reset_session_only */);
         flags |= MA_FLAG_ZSTD;
     }
-    if (g_program_has_own_malloc) flags |= MA_FLAG_OWN_MALLOC;
+    g_heap_seen = 0;
+    g_header_flags = flags;
     if (write_file_header(g_fd, flags) != 0) return -1;
     g_sync_writes = 1; /* until the flusher runs */
     emit_process();
@@ -814,6 +835,7 @@ void ma_record_alloc(int tag, size_t size, size_t alignment, void *result) {
     uint32_t stack = current_stack_locked(key, key_length);
     uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
     p = put_thread(p, tid);
+    g_heap_seen = 1;
     *p++ = (uint8_t)tag;
     p = ma_put_uv(p, size);
     if (tag == MA_REC_POSIX_MEMALIGN || tag == MA_REC_ALIGNED_ALLOC || tag == MA_REC_MEMALIGN)
@@ -832,6 +854,7 @@ void ma_record_free(void *block) {
     writer_lock();
     uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
     p = put_thread(p, tid);
+    g_heap_seen = 1;
     *p++ = MA_REC_FREE;
     p = ma_put_adr(p, &g_addresses, (uintptr_t)block, 1);
     commit(p);
@@ -857,6 +880,7 @@ void *ma_record_realloc(int tag, void *old, size_t nmemb, size_t size) {
     ma_in_recorder = 1;
     uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
     p = put_thread(p, tid);
+    g_heap_seen = 1;
     *p++ = (uint8_t)tag;
     p = ma_put_adr(p, &g_addresses, (uintptr_t)old, 1);
     p = ma_put_uv(p, total);
@@ -955,6 +979,15 @@ void ma_record_thread_name(const char *name) {
  * in the parent's memory until it execs or calls _exit, and neither ends the parent's trace. */
 static int is_vfork_child(void) { return getpid() != g_trace_pid; }
 
+/* At the trace's end (g_lock held, everything written): the header says so when malloc resolved
+ * elsewhere and no heap call reached the recorder. */
+static void flag_own_malloc_if_unseen(void) {
+    if (!g_program_has_own_malloc || g_heap_seen || (g_header_flags & MA_FLAG_OWN_MALLOC)) return;
+    g_header_flags |= MA_FLAG_OWN_MALLOC;
+    uint8_t flags[2] = {(uint8_t)(g_header_flags & 0xff), (uint8_t)(g_header_flags >> 8)};
+    if (pwrite(g_fd, flags, sizeof flags, 10) != (ssize_t)sizeof flags) { /* the note is lost, not the trace */ }
+}
+
 void ma_record_exit(int how) {
     if (is_vfork_child()) return;
     ma_in_recorder = 1;
@@ -966,6 +999,7 @@ void ma_record_exit(int how) {
     p = ma_put_uv(p, (uint64_t)how);
     commit(p);
     drain();
+    flag_own_malloc_if_unseen();
     writer_unlock();
     ma_in_recorder = 0;
 }
@@ -980,6 +1014,7 @@ void ma_record_exec(const char *path) {
     p = ma_put_str(p, path ? path : "", length);
     commit(p);
     drain();
+    flag_own_malloc_if_unseen();
     writer_unlock();
     ma_in_recorder = 0;
 }
