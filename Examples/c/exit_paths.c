@@ -2,6 +2,7 @@
  * a trace can be checked to hold every event up to the end:
  *   exit_paths _exit       malloc 10 blocks (100..109 bytes), free 4, then _exit(3)
  *   exit_paths abort       the same, then abort(): killed by SIGABRT
+ *   exit_paths segv        the same, then a write through a null pointer: killed by SIGSEGV
  *   exit_paths crash       a SIGABRT handler that calls exit(9), then glibc aborts inside realloc
  *                          (an invalid pointer): exit runs while the realloc hook is in progress
  * It writes with write(2), never stdio (whose buffer would be an allocation of its own). */
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 static void *volatile sink;
+static void *volatile sink_null;
 
 static void say(const char *text) { write(1, text, strlen(text)); }
 
@@ -33,6 +35,10 @@ int main(int argc, char **argv) {
     if (strcmp(mode, "_exit") == 0) {
         say("calling _exit(3)\n");
         _exit(3);
+    }
+    if (strcmp(mode, "segv") == 0) {
+        say("writing through a null pointer\n");
+        *(volatile int *)sink_null = 1;
     }
     if (strcmp(mode, "abort") == 0) {
         say("calling abort()\n");

@@ -61,6 +61,7 @@ static void resolve_real_functions(void) {
     MA_RESOLVE(execveat);
     ma_real.pthread_setname_np = (int (*)(pthread_t, const char *))dlsym(RTLD_NEXT, "pthread_setname_np");
     ma_real.pthread_getattr_np = (int (*)(pthread_t, pthread_attr_t *))dlsym(RTLD_NEXT, "pthread_getattr_np");
+    MA_RESOLVE(pthread_create);
     g_resolving = 0;
 }
 
@@ -427,7 +428,13 @@ MA_EXPORT int execle(const char *path, const char *arg, ...) {
     return execve(path, (char *const *)argv, envp);
 }
 
-/* ---- Thread names ---- */
+/* ---- Threads ---- */
+
+MA_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg) {
+    ready();
+    if (!ma_hook_busy && !ma_in_recorder) ma_program_starts_thread();
+    return ma_real.pthread_create(thread, attr, start, arg);
+}
 
 MA_EXPORT int pthread_setname_np(pthread_t thread, const char *name) {
     ready();

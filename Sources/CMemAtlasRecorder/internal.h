@@ -52,6 +52,7 @@ struct ma_real_functions {
     int (*execveat)(int, const char *, char *const[], char *const[], int);
     int (*pthread_setname_np)(pthread_t, const char *);
     int (*pthread_getattr_np)(pthread_t, pthread_attr_t *);
+    int (*pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 };
 extern struct ma_real_functions ma_real MA_HIDDEN;
 
@@ -71,6 +72,9 @@ extern MA_TLS int ma_in_getattr MA_HIDDEN;
 void ma_init(void) MA_HIDDEN;
 /* 1 while events are being recorded. */
 int ma_is_recording(void) MA_HIDDEN;
+/* The program is about to start a thread of its own: the recorder may start its writer thread
+ * now (never while the program is single-threaded: see start_writer_thread in writer.c). */
+void ma_program_starts_thread(void) MA_HIDDEN;
 /* 1 when the recorder is already on; never starts it (see enter_running in hooks.c). */
 int ma_is_running(void) MA_HIDDEN;
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/futex.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -81,12 +82,14 @@ static uint64_t g_start_ns;
 /* The process whose trace is open: a vfork child shares our memory (and so g_state) but is not it. */
 static pid_t g_trace_pid;
 static int g_sync_writes;    /* no flusher thread: full buffers are written by the caller */
+static uint64_t g_next_inline_tick; /* without the flusher: when the hooks emit the next tick */
+static MA_TLS unsigned t_events_since_clock;
 static int g_write_through; /* after exit began: every record is written at once */
 static volatile int g_modules_stale;
 
 /* ---- Buffers ---- */
-#define MA_BUFFER_SIZE (1u << 20)
-#define MA_BUFFER_COUNT 4
+#define MA_BUFFER_SIZE MA_PENDING_BUFFER_SIZE
+#define MA_BUFFER_COUNT MA_PENDING_BUFFERS
 #define MA_RESERVE_MAX (64 + 16 * MA_MAX_FRAMES + 64)
 struct ma_buffer {
     uint8_t *data;
@@ -103,8 +106,27 @@ static pthread_t g_flusher;
 static int g_flusher_running, g_flusher_stop;
 static pthread_mutex_t g_modules_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* The buffers live in a shared mapping of TRACE.pending (layout in the schema header): what the
+ * process has recorded but not yet written survives its death, and `mematlas record` appends it. */
+struct ma_pending_header {
+    char magic[8];
+    uint64_t pid;
+    uint64_t writing;
+    uint64_t sequence[MA_BUFFER_COUNT];
+    uint64_t used[MA_BUFFER_COUNT];
+};
+_Static_assert(__builtin_offsetof(struct ma_pending_header, sequence) == MA_PENDING_SEQUENCE_OFFSET, "pending layout");
+_Static_assert(__builtin_offsetof(struct ma_pending_header, used) == MA_PENDING_USED_OFFSET, "pending layout");
+static struct ma_pending_header g_no_pending_file; /* stands in when the file cannot be made */
+static struct ma_pending_header *g_pending = &g_no_pending_file;
+static uint8_t *g_pending_map;
+static size_t g_pending_map_size;
+static char g_pending_path[4096 + sizeof MA_PENDING_SUFFIX];
+static uint64_t g_buffer_sequence;
+
 /* ---- Output ---- */
 static int g_fd = -1;
+static char g_trace_path[4096];
 static int g_statm_fd = -1;
 
 /* ---- zstd, through dlopen ---- */
@@ -272,6 +294,7 @@ static int open_trace_file(void) {
         }
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd >= 0) {
+            memcpy(g_trace_path, path, sizeof path);
             int high = fcntl(fd, F_DUPFD_CLOEXEC, 700);
             if (high >= 0) {
                 close(fd);
@@ -313,6 +336,65 @@ static void write_out(const uint8_t *data, size_t size) {
     pthread_mutex_unlock(&g_zstd_lock);
 }
 
+/* Writes buffer `index` to the trace; its records are then no longer pending (g_lock held, or
+ * the only writer). */
+static void write_buffer(int index) {
+    struct ma_buffer *b = &g_buffers[index];
+    g_pending->writing = 1;
+    write_out(b->data, b->used);
+    b->used = 0;
+    g_pending->used[index] = 0;
+    __atomic_store_n(&g_pending->writing, 0, __ATOMIC_RELEASE);
+}
+
+/* Maps the buffers from TRACE.pending when it can be made (else from anonymous memory). */
+static int setup_buffers(void) {
+    size_t size = MA_PENDING_HEADER_SIZE + (size_t)MA_BUFFER_COUNT * MA_BUFFER_SIZE;
+    uint8_t *map = NULL;
+    g_pending = &g_no_pending_file;
+    g_pending_path[0] = 0;
+    if (g_trace_path[0]) {
+        size_t n = append_text(g_pending_path, 0, sizeof g_pending_path, g_trace_path);
+        append_text(g_pending_path, n, sizeof g_pending_path, MA_PENDING_SUFFIX);
+        int fd = open(g_pending_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            if (ftruncate(fd, (off_t)size) == 0) {
+                void *p = (void *)syscall(SYS_mmap, NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+                if ((uintptr_t)p < (uintptr_t)-4095) map = p;
+            }
+            close(fd);
+            if (!map) unlink(g_pending_path);
+        }
+        if (!map) g_pending_path[0] = 0;
+    }
+    if (map) {
+        g_pending = (struct ma_pending_header *)map;
+        memcpy(g_pending->magic, MA_PENDING_MAGIC, sizeof g_pending->magic);
+        g_pending->pid = (uint64_t)getpid();
+    } else if (!(map = ma_sys_alloc(size))) {
+        return -1;
+    }
+    g_pending_map = map;
+    g_pending_map_size = size;
+    for (int i = 0; i < MA_BUFFER_COUNT; i++) {
+        g_buffers[i].data = map + MA_PENDING_HEADER_SIZE + (size_t)i * MA_BUFFER_SIZE;
+        g_buffers[i].used = 0;
+        g_buffers[i].full = 0;
+    }
+    g_current = g_next_flush = 0;
+    g_buffer_sequence = 1;
+    g_pending->sequence[0] = 1;
+    return 0;
+}
+
+/* The trace is whole (exit, exec, or given up): nothing is pending any more. The mapping stays
+ * for the records that destructors still write through. */
+static void finish_pending(void) {
+    if (!g_pending_path[0]) return;
+    unlink(g_pending_path);
+    g_pending_path[0] = 0;
+}
+
 static void write_out_locked(const uint8_t *data, size_t size) {
     if (!g_zstd.context) {
         if (ma_write_all(g_fd, data, size) != 0) g_state = MA_STATE_DISABLED;
@@ -340,8 +422,7 @@ static void submit_current(int may_wait) {
     struct ma_buffer *b = &g_buffers[g_current];
     if (b->used == 0) return;
     if (g_sync_writes) {
-        write_out(b->data, b->used);
-        b->used = 0;
+        write_buffer(g_current);
         return;
     }
     pthread_mutex_lock(&g_flush_lock);
@@ -354,6 +435,7 @@ static void submit_current(int may_wait) {
     pthread_cond_signal(&g_flush_work);
     while (g_buffers[next].full) pthread_cond_wait(&g_flush_space, &g_flush_lock);
     g_current = next;
+    g_pending->sequence[next] = ++g_buffer_sequence;
     pthread_mutex_unlock(&g_flush_lock);
 }
 
@@ -370,10 +452,8 @@ static inline uint8_t *reserve(size_t size) {
 static inline void commit(uint8_t *end) {
     struct ma_buffer *b = &g_buffers[g_current];
     b->used = (size_t)(end - b->data);
-    if (MA_UNLIKELY(g_write_through)) {
-        write_out(b->data, b->used);
-        b->used = 0;
-    }
+    g_pending->used[g_current] = b->used;
+    if (MA_UNLIKELY(g_write_through)) write_buffer(g_current);
 }
 
 /* Waits until every submitted buffer is on disk (g_lock held). */
@@ -515,8 +595,24 @@ static void emit_residency(uint64_t now) {
     writer_unlock();
 }
 
+static void inline_tick(void);
+static int is_vfork_child(void);
+
+static void inline_tick_now(int residency);
+
+/* After a mapping event (outside the writer lock). Mappings are rare and change RSS at once: with
+ * no writer thread, the sample comes now (and its residency snapshot, a sample period after the
+ * last one), not after the next 32 events, which a program that then sleeps may never make. */
+static inline void after_mapping_event(void) {
+    if (MA_UNLIKELY(g_modules_stale)) emit_modules();
+    if (MA_UNLIKELY(g_sync_writes)) inline_tick_now(1);
+}
+
+/* After an event record, outside the writer lock. */
 static inline void after_event(void) {
     if (MA_UNLIKELY(g_modules_stale)) emit_modules();
+    /* No writer thread: look at the clock every 32 events (a vDSO call costs about 20 ns). */
+    if (MA_UNLIKELY(g_sync_writes) && MA_UNLIKELY((++t_events_since_clock & 31) == 0)) inline_tick();
 }
 
 static void emit_process(void) {
@@ -586,13 +682,17 @@ static void emit_tick(int may_wait) {
 /* Writes the oldest full buffer, if there is one; returns whether it did. */
 static int flush_next_full_buffer(void) {
     pthread_mutex_lock(&g_flush_lock);
-    struct ma_buffer *b = &g_buffers[g_next_flush];
+    int index = g_next_flush;
+    struct ma_buffer *b = &g_buffers[index];
     int full = b->full;
     pthread_mutex_unlock(&g_flush_lock);
     if (!full) return 0;
+    g_pending->writing = 1;
     write_out(b->data, b->used);
     pthread_mutex_lock(&g_flush_lock);
     b->used = 0;
+    g_pending->used[index] = 0;
+    __atomic_store_n(&g_pending->writing, 0, __ATOMIC_RELEASE);
     b->full = 0;
     g_next_flush = (g_next_flush + 1) % MA_BUFFER_COUNT;
     pthread_cond_broadcast(&g_flush_space);
@@ -664,7 +764,7 @@ static void start_flusher(void) {
     pthread_cond_init(&g_flush_work, &attr);
     pthread_condattr_destroy(&attr);
     g_flusher_stop = 0;
-    if (pthread_create(&g_flusher, NULL, flusher_main, NULL) == 0) {
+    if (ma_real.pthread_create && ma_real.pthread_create(&g_flusher, NULL, flusher_main, NULL) == 0) {
         g_flusher_running = 1;
         g_sync_writes = 0;
     } else {
@@ -712,7 +812,14 @@ static void fork_child(void) {
     pthread_mutex_unlock(&g_modules_lock);
     if (g_fd >= 0) close(g_fd);
     g_fd = -1;
+    /* The buffers are the parent's pending file (a shared mapping): the child gets its own. */
+    ma_sys_release(g_pending_map, g_pending_map_size);
+    g_pending_map = NULL;
+    g_pending = &g_no_pending_file;
+    g_pending_path[0] = 0;
+    g_trace_path[0] = 0;
     for (int i = 0; i < MA_BUFFER_COUNT; i++) {
+        g_buffers[i].data = NULL;
         g_buffers[i].used = 0;
         g_buffers[i].full = 0;
     }
@@ -754,6 +861,7 @@ static int start_trace(void) {
     g_stack_generation++;
     g_fd = open_trace_file();
     if (g_fd < 0) return -1;
+    if (setup_buffers() != 0) return -1;
     int flags = 0;
     if (g_zstd.context) {
         g_zstd.reset(g_zstd.context, 1 /* ZSTD_reset_session_only */);
@@ -761,14 +869,47 @@ static int start_trace(void) {
     }
     g_heap_seen = 0;
     g_header_flags = flags;
-    if (write_file_header(g_fd, flags) != 0) return -1;
-    g_sync_writes = 1; /* until the flusher runs */
+    if (write_file_header(g_fd, flags) != 0) {
+        finish_pending();
+        return -1;
+    }
+    g_sync_writes = 1; /* until the writer thread runs */
+    g_next_inline_tick = 0;
     emit_process();
     emit_modules();
     emit_tick(1);
-    start_flusher();
     return 0;
 }
+
+/* The writer thread (the flusher) starts when the program starts a thread of its own. Until then
+ * the program is single-threaded and must see itself so: unshare(CLONE_NEWUSER) fails in a
+ * process with two threads, and Chromium's zygote stops when it counts more than one. Meanwhile
+ * the hooks compress and write full buffers themselves, and emit the time and RSS samples. */
+void ma_program_starts_thread(void) {
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != MA_STATE_ON || g_flusher_running || g_write_through) return;
+    if (is_vfork_child()) return;
+    int outer = ma_in_recorder;
+    ma_in_recorder = 1;
+    ma_hook_busy++;
+    writer_lock();
+    if (!g_flusher_running && !g_write_through) start_flusher();
+    writer_unlock();
+    ma_hook_busy--;
+    ma_in_recorder = outer;
+}
+
+/* The samples of a single-threaded program, from its own hooks (no writer thread yet). */
+static void inline_tick_now(int residency) {
+    uint64_t now = ma_monotonic_ns();
+    if (now < g_next_inline_tick) return;
+    g_next_inline_tick = now + g_config.interval_ns;
+    if (g_write_through || is_vfork_child()) return;
+    if (ma_modules_changed()) emit_modules();
+    if (residency && g_config.residency_interval_ns && now - g_last_residency_ns >= g_config.interval_ns) emit_residency(now);
+    emit_tick(1);
+}
+
+static void inline_tick(void) { inline_tick_now(0); }
 
 void ma_init(void) {
     int outer = ma_in_recorder;
@@ -782,13 +923,6 @@ static void start_recorder(void) {
     if (__atomic_compare_exchange_n(&g_state, &expected, MA_STATE_STARTING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         read_config();
         g_program_has_own_malloc = program_has_own_malloc();
-        for (int i = 0; i < MA_BUFFER_COUNT; i++) {
-            g_buffers[i].data = ma_sys_alloc(MA_BUFFER_SIZE);
-            if (!g_buffers[i].data) {
-                __atomic_store_n(&g_state, MA_STATE_DISABLED, __ATOMIC_RELEASE);
-                return;
-            }
-        }
         g_config.unwinder = ma_stacks_init(g_config.unwinder, g_config.max_depth);
         if (g_config.compress) load_zstd();
         g_statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
@@ -912,7 +1046,7 @@ void ma_record_mmap(size_t length, int prot, int flags, void *result) {
     p = ma_put_adr(p, &g_addresses, (uintptr_t)result, 0);
     commit(p);
     writer_unlock();
-    after_event();
+    after_mapping_event();
     ma_in_recorder = 0;
 }
 
@@ -927,6 +1061,7 @@ void ma_record_munmap(void *start, size_t length) {
     p = ma_put_uv(p, length);
     commit(p);
     writer_unlock();
+    after_mapping_event();
     ma_in_recorder = 0;
 }
 
@@ -953,7 +1088,7 @@ void *ma_record_mremap(void *old, size_t old_length, size_t new_length, int flag
     p = ma_put_adr(p, &g_addresses, result == (void *)-1 ? 0 : (uintptr_t)result, 0);
     commit(p);
     writer_unlock();
-    after_event();
+    after_mapping_event();
     errno = saved_errno;
     ma_in_recorder = 0;
     return result;
@@ -1000,6 +1135,7 @@ void ma_record_exit(int how) {
     commit(p);
     drain();
     flag_own_malloc_if_unseen();
+    finish_pending();
     writer_unlock();
     ma_in_recorder = 0;
 }
@@ -1015,6 +1151,7 @@ void ma_record_exec(const char *path) {
     commit(p);
     drain();
     flag_own_malloc_if_unseen();
+    finish_pending();
     writer_unlock();
     ma_in_recorder = 0;
 }
@@ -1054,8 +1191,7 @@ __attribute__((destructor)) static void ma_destructor(void) {
     for (int k = 0; k < MA_BUFFER_COUNT; k++) {
         struct ma_buffer *b = &g_buffers[(g_next_flush + k) % MA_BUFFER_COUNT];
         if (b->full) {
-            write_out(b->data, b->used);
-            b->used = 0;
+            write_buffer((int)(b - g_buffers));
             b->full = 0;
         }
     }

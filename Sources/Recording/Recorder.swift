@@ -112,6 +112,8 @@ public enum Recorder {
         if status & 0x7f == 0 { result.exitCode = (status >> 8) & 0xff } else { result.signal = status & 0x7f }
 
         result.traces = traceFiles(for: output)
+        // A process that was killed or crashed left the records it had not written in TRACE.pending.
+        for trace in result.traces { PendingRecords.salvage(trace: trace) }
         guard result.traces.first == output else {
             throw RecordError(message: "the recorder did not start in \(program): no trace was written at \(output) (a setuid program, or one that clears LD_PRELOAD, cannot be traced)")
         }
@@ -148,7 +150,7 @@ public enum Recorder {
         var haveRoot = false
         for name in names {
             if name == base { haveRoot = true; continue }
-            guard name.hasPrefix(base + ".") else { continue }
+            guard name.hasPrefix(base + "."), !name.hasSuffix(PendingRecords.suffix) else { continue }
             let parts = name.dropFirst(base.count + 1).split(separator: ".")
             guard let pid = parts.first.flatMap({ Int($0) }) else { continue }
             let image = parts.count > 1 ? Int(parts[1]) ?? 0 : 1

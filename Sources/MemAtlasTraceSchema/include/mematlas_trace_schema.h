@@ -59,6 +59,27 @@
  * jemalloc, or preloaded before it): the program's heap calls were not seen, only its mappings. */
 #define MA_FLAG_OWN_MALLOC 0x0002u
 
+/* ---- The pending file ------------------------------------------------------------------
+ * While a process records, the records not yet in its trace live in TRACE.pending, a file the
+ * recorder maps shared, so that a process killed or crashed between two writes leaves them on disk.
+ * A normal end (exit, exec) deletes it; after a process died, `mematlas record` appends the pending
+ * records to its trace (closing the open zstd frame, then one frame of raw blocks) and deletes it.
+ *   offset 0    char[8]  magic "MAPEND01"
+ *   offset 8    u64 LE   pid of the recording process (salvaged only once it is gone)
+ *   offset 16   u64 LE   1 while a buffer is being written to the trace (then nothing is salvaged:
+ *                        part of it may be in the trace already)
+ *   offset 24   u64 LE   x MA_PENDING_BUFFERS: when each buffer was made current (1, 2, ...; 0 never)
+ *   offset 56   u64 LE   x MA_PENDING_BUFFERS: bytes of records in each buffer not yet in the trace
+ *   offset MA_PENDING_HEADER_SIZE + i * MA_PENDING_BUFFER_SIZE: buffer i (whole records)
+ * Pending records are appended oldest buffer first (by the numbers at offset 24). */
+#define MA_PENDING_MAGIC "MAPEND01"
+#define MA_PENDING_SUFFIX ".pending"
+#define MA_PENDING_BUFFERS 4
+#define MA_PENDING_BUFFER_SIZE (1u << 20)
+#define MA_PENDING_HEADER_SIZE 4096
+#define MA_PENDING_SEQUENCE_OFFSET 24
+#define MA_PENDING_USED_OFFSET 56 /* 24 + 8 * MA_PENDING_BUFFERS */
+
 /* Entries in each move-to-front address list of the adr encoding. */
 #define MA_ADDRESS_CACHE 8
 
