@@ -16,7 +16,8 @@ public enum PendingRecords {
     public enum Outcome: Equatable, Sendable {
         /// No pending file: the process ended normally (or wrote everything).
         case none
-        /// The process is still running: its pending file is left alone.
+        /// The process is still running (or the trace is not writable here): the pending file is
+        /// left alone.
         case stillRunning
         /// `bytes` of records were appended to the trace; the pending file is gone.
         case appended(bytes: Int)
@@ -50,7 +51,8 @@ public enum PendingRecords {
         pending.sort { $0.sequence < $1.sequence }
         var records = Data()
         for buffer in pending { records.append(data[buffer.start..<buffer.start + buffer.count]) }
-        guard let trace = FileHandle(forUpdatingAtPath: trace) else { return discard(path, "the trace cannot be opened") }
+        // A trace this user may not write keeps its pending file (its owner can complete it).
+        guard let trace = FileHandle(forUpdatingAtPath: trace) else { return .stillRunning }
         defer { try? trace.close() }
         let header = (try? trace.read(upToCount: Int(MA_TRACE_HEADER_SIZE))) ?? Data()
         guard header.count == Int(MA_TRACE_HEADER_SIZE), header.prefix(8) == Data(MA_TRACE_MAGIC.utf8) else {

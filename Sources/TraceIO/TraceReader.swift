@@ -103,6 +103,9 @@ public final class TraceReader {
     ///   `TraceOpenError` when the file cannot be opened.
     public init(path: String) throws {
         self.path = path
+        // A process that died with records not yet written left them in TRACE.pending (a
+        // recording `mematlas record` did not finish, e.g. a daemon killed later): complete the trace.
+        if access(path + PendingRecords.suffix, F_OK) == 0 { PendingRecords.salvage(trace: path) }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw TraceOpenError(path: path, errno: errno) }
         self.fd = fd
