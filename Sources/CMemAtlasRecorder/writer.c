@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -717,8 +718,14 @@ static int g_program_has_own_malloc;
 
 static int program_has_own_malloc(void) {
     Dl_info recorder, found;
+    const ElfW(Sym) *symbol = NULL;
     void *resolved = dlsym(RTLD_DEFAULT, "malloc");
-    if (!resolved || !dladdr((void *)ma_is_running, &recorder) || !dladdr(resolved, &found)) return 0;
+    if (!resolved || !dladdr((void *)ma_is_running, &recorder) ||
+        !dladdr1(resolved, &found, (void **)&symbol, RTLD_DL_SYMENT))
+        return 0;
+    /* A non-PIE executable that takes malloc's address (Debian's python3.11) exports malloc
+     * undefined, valued at its PLT stub, and dlsym returns that stub: only a definition counts. */
+    if (symbol && symbol->st_shndx == SHN_UNDEF) return 0;
     return found.dli_fbase != recorder.dli_fbase;
 }
 

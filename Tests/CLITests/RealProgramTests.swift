@@ -121,6 +121,19 @@ import TraceModel
         #expect((s["allocations"] as? Int ?? 0) > 5_000)
     }
 
+    @Test func nonPIEExecutableIsNotTakenForOneWithItsOwnMalloc() throws {
+        // Debian's python3.11 is not position-independent and takes malloc's address: its dynamic
+        // symbol table holds malloc undefined, valued at its PLT stub, which is what dlsym returns.
+        let python = "/usr/bin/python3.11"
+        try #require(FileManager.default.isExecutableFile(atPath: python))
+        let run = try recordBoth(python, ["-c", "print(sum(range(10)))"])
+        #expect(run.recorded.stdout == "45\n")
+        #expect(run.recorded.status == 0)
+        let s = try summary(run.traces[0])
+        #expect(s["programHasOwnMalloc"] as? Bool == false)
+        #expect((s["allocations"] as? Int ?? 0) > 1_000)
+    }
+
     @Test func gitOnASmallRepository() throws {
         let repo = Tracing.scratchDirectory("repo")
         let env = ["GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t"]
