@@ -172,7 +172,10 @@ MA_EXPORT void *malloc(size_t size) {
 MA_EXPORT void free(void *block) {
     if (MA_UNLIKELY(in_bootstrap_arena(block))) return;
     if (MA_UNLIKELY(!ready())) return;
-    if (!ma_hook_busy && forget_internal(block)) {
+    /* Also under the guard: an internal block the recorder frees (libunwind, the sanitizer
+     * runtime's thread start) must leave the set, or a program block given the same address
+     * later would have its free dropped as the recorder's. */
+    if (forget_internal(block)) {
         ma_real.free(block);
         return;
     }
@@ -214,7 +217,7 @@ MA_EXPORT void *realloc(void *old, size_t size) {
         return p;
     }
     if (MA_UNLIKELY(!ready())) return NULL;
-    if (!ma_hook_busy && forget_internal(old)) {
+    if (forget_internal(old)) { /* under the guard too, as in free */
         void *moved = ma_real.realloc(old, size);
         remember_internal(moved ? moved : (size ? old : NULL));
         return moved;
