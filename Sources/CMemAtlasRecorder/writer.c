@@ -83,7 +83,7 @@ static uint64_t g_start_ns;
 static pid_t g_trace_pid;
 static int g_sync_writes;    /* no flusher thread: full buffers are written by the caller */
 static int g_write_through; /* after exit began: every record is written at once */
-static volatile int g_modules_stale;
+static int g_modules_stale; /* a hint polled without a lock: relaxed atomics */
 
 /* ---- Buffers ---- */
 #define MA_BUFFER_SIZE (1u << 20)
@@ -428,7 +428,7 @@ static inline uint32_t put_stack(const uintptr_t *frames, int depth) {
         for (int i = 0; i < depth; i++) {
             p = ma_put_sv(p, (int64_t)(frames[i] - previous));
             previous = frames[i];
-            if (!ma_modules_contains(frames[i])) g_modules_stale = 1;
+            if (!ma_modules_contains(frames[i])) __atomic_store_n(&g_modules_stale, 1, __ATOMIC_RELAXED);
         }
         commit(p);
     }
@@ -478,7 +478,7 @@ static uint32_t current_stack_locked(const uintptr_t *key, int key_length) {
 
 static void emit_modules(void) {
     pthread_mutex_lock(&g_modules_lock);
-    g_modules_stale = 0;
+    __atomic_store_n(&g_modules_stale, 0, __ATOMIC_RELAXED);
     const uint8_t *record;
     size_t length = ma_modules_snapshot(&record);
     writer_lock();
@@ -501,7 +501,7 @@ static void emit_residency(uint64_t now) {
 }
 
 static inline void after_event(void) {
-    if (MA_UNLIKELY(g_modules_stale)) emit_modules();
+    if (MA_UNLIKELY(__atomic_load_n(&g_modules_stale, __ATOMIC_RELAXED))) emit_modules();
 }
 
 static void emit_process(void) {
