@@ -7,6 +7,7 @@
 # The trace (about 3.6 bytes an event: 730 MB for 200) is deleted at the end unless KEEP=1.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+scratch=${SCRATCH:-.build}  # SwiftPM scratch path (--scratch-path)
 calls=${1:-200}
 limit_mib=${2:-1024}
 out=${TMPDIR:-/tmp}/mematlas-big-trace
@@ -17,8 +18,8 @@ if [ "$free_kib" -lt "$need_kib" ]; then
   echo "big_trace.sh: $out has $((free_kib / 1024)) MiB free, the trace needs about $((need_kib / 1024)) MiB" >&2
   exit 1
 fi
-swift build -c release --product mematlas >"$out/build.log" 2>&1 || { cat "$out/build.log"; exit 1; }
-mematlas=.build/release/mematlas
+swift build -c release --scratch-path "$scratch" --product mematlas >"$out/build.log" 2>&1 || { cat "$out/build.log"; exit 1; }
+mematlas=$scratch/release/mematlas
 cc -O2 -g -o "$out/alloc_workload" Benchmarks/recording/alloc_workload.c
 trace="$out/big.trace"
 rm -f "$trace"

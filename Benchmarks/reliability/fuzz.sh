@@ -5,15 +5,16 @@
 # Prints trace-fuzz's JSON line (outcomes, violations, slowest input, peak RSS) and the wall time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+scratch=${SCRATCH:-.build}  # SwiftPM scratch path (--scratch-path)
 inputs=${1:-100000}
 seed=${2:-1}
 out=${TMPDIR:-/tmp}/mematlas-fuzz
 rm -rf "$out"
 mkdir -p "$out"
 for product in mematlas trace-fuzz; do
-  swift build -c release --product $product >"$out/build.log" 2>&1 || { cat "$out/build.log"; exit 1; }
+  swift build -c release --scratch-path "$scratch" --product $product >"$out/build.log" 2>&1 || { cat "$out/build.log"; exit 1; }
 done
-bin=.build/release
+bin=$scratch/release
 cc -O1 -g -fno-omit-frame-pointer -pthread -o "$out/exact_counts" Examples/c/exact_counts.c
 cc -O1 -g -fno-omit-frame-pointer -pthread -o "$out/odd_calls" Examples/c/odd_calls.c -ldl
 for mode in zstd raw; do

@@ -2,6 +2,8 @@
  * under a thread-local re-entry guard so that whatever the recorder itself allocates (libunwind's
  * caches, dlopen, thread start) passes straight through. errno is what the real call left. */
 #include <dlfcn.h>
+#include <limits.h>
+#include <link.h>
 #include <pthread.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -118,19 +120,73 @@ static int forget_internal(void *block) {
 }
 
 #ifdef MA_START_IN_CONSTRUCTOR
-/* Sanitizer builds (Benchmarks/reliability/sanitizers.sh): the sanitizer's runtime calls malloc
- * (through dlsym) before it has mapped its shadow memory, where the recorder's instrumented code
- * would fault. Until the recorder's constructors run (after the runtime has started), hooks only
- * pass calls through. Normal builds start at the first hook, to see allocations made earlier. */
+/* Sanitizer builds (Benchmarks/reliability/sanitizers.sh). The recorder's instrumented code (the
+ * writer, the stack tables; under ThreadSanitizer hooks.c itself is built uninstrumented) must
+ * not run where the sanitizer's runtime cannot follow it, so hooks there only pass calls through:
+ *  - before the recorder's constructors: the runtime calls malloc (through dlsym) before it has
+ *    mapped its shadow memory; even reading a thread-local is instrumented under ASan;
+ *  - inside the runtime's pthread_getattr_np call at a thread's start, before the runtime knows
+ *    the thread (see pthread_getattr_np);
+ *  - at a thread's end, after the runtime has torn down its state for the thread: ThreadSanitizer
+ *    does so in a thread-specific destructor that waits for the last destructor round; the
+ *    recorder's own destructor, created after it, waits as long and then marks the thread gone
+ *    (glibc's __libc_thread_freeres and later destructors still call free).
+ * Normal builds start at the first hook, to see allocations made earlier, and record to the end. */
 static volatile int g_constructed; /* volatile: the compiler must not fold the constructor away */
-__attribute__((constructor(101))) static void ma_hooks_constructed(void) { g_constructed = 1; }
+static uintptr_t g_runtime_start, g_runtime_end; /* the sanitizer runtime's code */
+static pthread_key_t g_thread_end_key;
+static MA_TLS int t_end_armed, t_gone;
+
+static int find_sanitizer_runtime(struct dl_phdr_info *info, size_t size, void *unused) {
+    (void)size;
+    (void)unused;
+    if (!info->dlpi_name || !strstr(info->dlpi_name, "libclang_rt.")) return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *segment = &info->dlpi_phdr[i];
+        if (segment->p_type != PT_LOAD || !(segment->p_flags & PF_X)) continue;
+        uintptr_t start = info->dlpi_addr + segment->p_vaddr;
+        if (!g_runtime_start || start < g_runtime_start) g_runtime_start = start;
+        if (start + segment->p_memsz > g_runtime_end) g_runtime_end = start + segment->p_memsz;
+    }
+    return 1;
+}
+
+static void thread_end(void *rounds) {
+    if ((uintptr_t)rounds > 1) {
+        pthread_setspecific(g_thread_end_key, (void *)((uintptr_t)rounds - 1));
+        return;
+    }
+    t_gone = 1;
+}
+
+__attribute__((constructor(101))) static void ma_hooks_constructed(void) {
+    dl_iterate_phdr(find_sanitizer_runtime, NULL);
+    pthread_key_create(&g_thread_end_key, thread_end);
+    g_constructed = 1;
+}
+
+/* 1 when this hook must only pass the call through (see above). */
+static inline int sanitizer_pass(void) {
+    if (MA_UNLIKELY(!g_constructed)) return 1;
+    if (MA_UNLIKELY(!t_end_armed)) {
+        t_end_armed = 1;
+        pthread_setspecific(g_thread_end_key, (void *)(uintptr_t)PTHREAD_DESTRUCTOR_ITERATIONS);
+    }
+    return t_gone;
+}
+
+#define MA_PASS_UNTIL_CONSTRUCTED(call) \
+    do {                                 \
+        if (MA_UNLIKELY(!g_constructed)) return call; \
+    } while (0)
+#else
+static inline int sanitizer_pass(void) { return 0; }
+#define MA_PASS_UNTIL_CONSTRUCTED(call) do {} while (0)
 #endif
 
 /* Enter a hook: 1 when this call is to be recorded (sets the guard). */
 static inline int enter(void) {
-#ifdef MA_START_IN_CONSTRUCTOR
-    if (!g_constructed) return 0;
-#endif
+    if (sanitizer_pass()) return 0;
     if (ma_hook_busy) return 0;
     ma_hook_busy = 1;
     if (MA_LIKELY(ma_is_recording())) return 1;
@@ -143,9 +199,7 @@ static inline int enter(void) {
  * lock; starting here would call dlopen, whose malloc is that allocator: a deadlock. The
  * recorder then starts at its constructor or the first malloc-family hook instead. */
 static inline int enter_running(void) {
-#ifdef MA_START_IN_CONSTRUCTOR
-    if (!g_constructed) return 0;
-#endif
+    if (sanitizer_pass()) return 0;
     if (ma_hook_busy || !ma_is_running()) return 0;
     ma_hook_busy = 1;
     return 1;
@@ -157,6 +211,7 @@ static inline void leave(void) { ma_hook_busy = 0; }
 
 MA_EXPORT void *malloc(size_t size) {
     if (MA_UNLIKELY(!ready() || !ma_real.malloc)) return bootstrap_alloc(size, 16);
+    MA_PASS_UNTIL_CONSTRUCTED(ma_real.malloc(size));
     if (!enter()) {
         void *internal = ma_real.malloc(size);
         if (ma_in_recorder) remember_internal(internal);
@@ -173,7 +228,16 @@ MA_EXPORT void *malloc(size_t size) {
 MA_EXPORT void free(void *block) {
     if (MA_UNLIKELY(in_bootstrap_arena(block))) return;
     if (MA_UNLIKELY(!ready())) return;
-    if (!ma_hook_busy && forget_internal(block)) {
+#ifdef MA_START_IN_CONSTRUCTOR
+    if (MA_UNLIKELY(!g_constructed)) {
+        ma_real.free(block);
+        return;
+    }
+#endif
+    /* Also under the guard: an internal block the recorder frees (libunwind, the sanitizer
+     * runtime's thread start) must leave the set, or a program block given the same address
+     * later would have its free dropped as the recorder's. */
+    if (forget_internal(block)) {
         ma_real.free(block);
         return;
     }
@@ -192,6 +256,7 @@ MA_EXPORT void *calloc(size_t count, size_t size) {
         if (__builtin_mul_overflow(count, size, &total)) return NULL;
         return bootstrap_alloc(total, 16);
     }
+    MA_PASS_UNTIL_CONSTRUCTED(ma_real.calloc(count, size));
     if (!enter()) {
         void *internal = ma_real.calloc(count, size);
         if (ma_in_recorder) remember_internal(internal);
@@ -215,7 +280,8 @@ MA_EXPORT void *realloc(void *old, size_t size) {
         return p;
     }
     if (MA_UNLIKELY(!ready())) return NULL;
-    if (!ma_hook_busy && forget_internal(old)) {
+    MA_PASS_UNTIL_CONSTRUCTED(ma_real.realloc(old, size));
+    if (forget_internal(old)) { /* under the guard too, as in free */
         void *moved = ma_real.realloc(old, size);
         remember_internal(moved ? moved : (size ? old : NULL));
         return moved;
@@ -452,7 +518,25 @@ MA_EXPORT int pthread_setname_np(pthread_t thread, const char *name) {
  * lock its own thread holds. The flag tells it so. */
 MA_EXPORT int pthread_getattr_np(pthread_t thread, pthread_attr_t *attr) {
     ready();
+    MA_PASS_UNTIL_CONSTRUCTED(ma_real.pthread_getattr_np(thread, attr));
     ma_in_getattr++;
+#ifdef MA_START_IN_CONSTRUCTOR
+    /* The sanitizer runtime asks for a new thread's stack before the thread is known to it: its
+     * instrumentation cannot run yet (ThreadSanitizer faults or reports races against the thread
+     * that created it), so the block that call allocates is the recorder's own: unrecorded, as is
+     * its free by pthread_attr_destroy. A program's own calls are recorded as in normal builds. */
+    uintptr_t caller = (uintptr_t)__builtin_return_address(0);
+    if (caller >= g_runtime_start && caller < g_runtime_end && !ma_hook_busy) {
+        int was_in_recorder = ma_in_recorder;
+        ma_hook_busy = 1;
+        ma_in_recorder = 1;
+        int result = ma_real.pthread_getattr_np(thread, attr);
+        ma_in_recorder = was_in_recorder;
+        ma_hook_busy = 0;
+        ma_in_getattr--;
+        return result;
+    }
+#endif
     int result = ma_real.pthread_getattr_np(thread, attr);
     ma_in_getattr--;
     return result;

@@ -121,7 +121,8 @@ static int read_counters(struct dl_phdr_info *info, size_t size, void *out) {
 int ma_modules_changed(void) {
     unsigned long long counters[2] = {0, 0};
     dl_iterate_phdr(read_counters, counters);
-    return counters[0] != g_adds || counters[1] != g_subs;
+    /* Read without g_modules_lock (the flusher polls): atomic loads, as the stores are. */
+    return counters[0] != __atomic_load_n(&g_adds, __ATOMIC_RELAXED) || counters[1] != __atomic_load_n(&g_subs, __ATOMIC_RELAXED);
 }
 
 static int compare_ranges(const void *a, const void *b) {
@@ -149,8 +150,8 @@ size_t ma_modules_snapshot(const uint8_t **record) {
     }
     unsigned long long counters[2] = {0, 0};
     dl_iterate_phdr(read_counters, counters);
-    g_adds = counters[0];
-    g_subs = counters[1];
+    __atomic_store_n(&g_adds, counters[0], __ATOMIC_RELAXED);
+    __atomic_store_n(&g_subs, counters[1], __ATOMIC_RELAXED);
 
     /* Room for the tag and the count, filled in once the modules are known. */
     if (ensure_record_space(16) != 0) return 0;

@@ -49,6 +49,10 @@ size_t ma_residency_snapshot(uint64_t time_ns, const uint8_t **record) {
     if (ensure((void **)&g_record, &g_record_capacity, 64) != 0) return 0;
     size_t used = 24; /* room for the tag, the time and the region count */
     uint64_t regions = 0;
+    /* /proc/self/maps comes in several reads when it is long: a mapping another thread grows or
+     * merges between two reads is listed again from its start, over what was listed already.
+     * Regions go out in address order without overlap: a line is cut to what is new. */
+    uint64_t covered = 0;
     for (const char *line = g_maps; *line;) {
         const char *end = strchr(line, '\n');
         if (!end) end = line + strlen(line);
@@ -69,6 +73,8 @@ size_t ma_residency_snapshot(uint64_t time_ns, const uint8_t **record) {
         while (field < end && *field == ' ') field++;
         int is_heap = end - field == 6 && memcmp(field, "[heap]", 6) == 0;
         int anonymous = field == end;
+        if (start < covered) start = covered < stop ? covered : stop;
+        if (stop > covered) covered = stop;
         uint64_t bytes = stop - start;
         if (writable_private && inode_zero && (is_heap || anonymous) && bytes > 0 && bytes <= (16ull << 30)) {
             size_t pages = (size_t)(bytes / (uint64_t)page);

@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -85,7 +86,7 @@ static int g_sync_writes;    /* no flusher thread: full buffers are written by t
 static uint64_t g_next_inline_tick; /* without the flusher: when the hooks emit the next tick */
 static MA_TLS unsigned t_events_since_clock;
 static int g_write_through; /* after exit began: every record is written at once */
-static volatile int g_modules_stale;
+static int g_modules_stale; /* a hint polled without a lock: relaxed atomics */
 
 /* ---- Buffers ---- */
 #define MA_BUFFER_SIZE MA_PENDING_BUFFER_SIZE
@@ -523,7 +524,7 @@ static inline uint32_t put_stack(const uintptr_t *frames, int depth) {
         for (int i = 0; i < depth; i++) {
             p = ma_put_sv(p, (int64_t)(frames[i] - previous));
             previous = frames[i];
-            if (!ma_modules_contains(frames[i])) g_modules_stale = 1;
+            if (!ma_modules_contains(frames[i])) __atomic_store_n(&g_modules_stale, 1, __ATOMIC_RELAXED);
         }
         commit(p);
     }
@@ -573,7 +574,7 @@ static uint32_t current_stack_locked(const uintptr_t *key, int key_length) {
 
 static void emit_modules(void) {
     pthread_mutex_lock(&g_modules_lock);
-    g_modules_stale = 0;
+    __atomic_store_n(&g_modules_stale, 0, __ATOMIC_RELAXED);
     const uint8_t *record;
     size_t length = ma_modules_snapshot(&record);
     writer_lock();
@@ -604,13 +605,13 @@ static void inline_tick_now(int residency);
  * no writer thread, the sample comes now (and its residency snapshot, a sample period after the
  * last one), not after the next 32 events, which a program that then sleeps may never make. */
 static inline void after_mapping_event(void) {
-    if (MA_UNLIKELY(g_modules_stale)) emit_modules();
+    if (MA_UNLIKELY(__atomic_load_n(&g_modules_stale, __ATOMIC_RELAXED))) emit_modules();
     if (MA_UNLIKELY(g_sync_writes)) inline_tick_now(1);
 }
 
 /* After an event record, outside the writer lock. */
 static inline void after_event(void) {
-    if (MA_UNLIKELY(g_modules_stale)) emit_modules();
+    if (MA_UNLIKELY(__atomic_load_n(&g_modules_stale, __ATOMIC_RELAXED))) emit_modules();
     /* No writer thread: look at the clock every 32 events (a vDSO call costs about 20 ns). */
     if (MA_UNLIKELY(g_sync_writes) && MA_UNLIKELY((++t_events_since_clock & 31) == 0)) inline_tick();
 }
@@ -844,8 +845,14 @@ static int g_header_flags; /* the flags written in this trace's header */
 
 static int program_has_own_malloc(void) {
     Dl_info recorder, found;
+    const ElfW(Sym) *symbol = NULL;
     void *resolved = dlsym(RTLD_DEFAULT, "malloc");
-    if (!resolved || !dladdr((void *)ma_is_running, &recorder) || !dladdr(resolved, &found)) return 0;
+    if (!resolved || !dladdr((void *)ma_is_running, &recorder) ||
+        !dladdr1(resolved, &found, (void **)&symbol, RTLD_DL_SYMENT))
+        return 0;
+    /* A non-PIE executable that takes malloc's address (Debian's python3.11) exports malloc
+     * undefined, valued at its PLT stub, and dlsym returns that stub: only a definition counts. */
+    if (symbol && symbol->st_shndx == SHN_UNDEF) return 0;
     return found.dli_fbase != recorder.dli_fbase;
 }
 
