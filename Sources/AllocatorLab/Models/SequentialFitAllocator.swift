@@ -4,6 +4,9 @@
 /// Blocks carry boundary tags, are split when the fit is bigger than needed, and merge with free
 /// neighbours when freed (see `BlockHeap`). The heap grows at its top when no free block fits and
 /// never shrinks.
+///
+/// The searches read a `FreeBlockIndex` that shadows the list (in list order; by size for best fit)
+/// instead of walking it: the block chosen is the one the walk would choose, found without the walk.
 public final class SequentialFitAllocator: AllocatorModel {
     /// Which free block serves a request.
     public enum Policy: String, CaseIterable, Sendable {
@@ -19,7 +22,7 @@ public final class SequentialFitAllocator: AllocatorModel {
 
     /// How freed blocks go on the list.
     public enum Ordering: String, CaseIterable, Sendable {
-        /// Sorted by address (finding the place walks back along the boundary tags).
+        /// Sorted by address.
         case addressOrdered = "address"
         /// Pushed at the front.
         case lifo
@@ -30,12 +33,23 @@ public final class SequentialFitAllocator: AllocatorModel {
     /// The free-list order.
     public let ordering: Ordering
     private let heap: BlockHeap
+    /// Whether the list itself is kept in address order (best fit's order lives in its size index).
+    private let keepsAddressOrder: Bool
+    /// Blocks put on a LIFO list so far (a block's list key there is its link number: newest first).
+    private var links: UInt64 = 0
 
     /// Creates an empty heap at `base` that may grow to `limitBytes`.
     public init(policy: Policy, ordering: Ordering, base: UInt64 = 0x10_0000, limitBytes: UInt64 = .max) {
         self.policy = policy
         self.ordering = ordering
-        heap = BlockHeap(base: base, binCount: 1, limitBytes: limitBytes)
+        keepsAddressOrder = ordering == .addressOrdered && policy != .bestFit
+        // Best fit searches by size, and among equal sizes by list place (address, or newest
+        // first): that order is all it reads, so its list itself need not be kept in order. The
+        // others search in list order.
+        heap = BlockHeap(
+            base: base, binCount: 1, limitBytes: limitBytes,
+            listIndex: policy != .bestFit, sizeIndex: policy == .bestFit,
+            listKeys: ordering == .addressOrdered ? .increasing : .decreasing)
     }
 
     /// `first-fit`, `first-fit-lifo`, ...
@@ -45,88 +59,105 @@ public final class SequentialFitAllocator: AllocatorModel {
 
     public func allocate(_ bytes: UInt64) -> UInt64? {
         let needed = BlockHeap.blockBytes(for: bytes)
-        var node = search(needed)
-        var previous: Int32 = -1
-        if node >= 0 {
-            previous = heap.freePrevious[Int(node)]
-            heap.unlink(node)
-        } else {
-            // The top block is the highest free block: on an address-ordered list it goes last.
-            let last = heap.lastBlock
-            previous = last >= 0 && heap.isFree[Int(last)] ? heap.freePrevious[Int(last)] : heap.tails[0]
-            node = heap.extend(toFit: needed)
-            if node < 0 { return nil }
-        }
+        let found = search(needed)
+        // No fit: the heap grows (a free top block grows and leaves the list).
+        let node = found >= 0 ? found : heap.extend(toFit: needed)
+        guard node >= 0 else { return nil }
         let remainder = heap.place(node, needed: needed)
-        if remainder >= 0 {
-            // The remainder takes the block's place on an address-ordered list, the front on a LIFO one.
-            heap.link(remainder, bin: 0, after: ordering == .addressOrdered ? previous : -1)
-            if policy == .nextFit { heap.rover = remainder }
+        if found >= 0, remainder >= 0, keepsAddressOrder {
+            // A split block's remainder takes its place on an address-ordered list...
+            heap.replace(found, with: remainder, listKey: heap.nodes[Int(remainder)].start)
+        } else {
+            // ...else it goes on as a freed block would.
+            if found >= 0 { heap.unlink(found) }
+            if remainder >= 0 { addFree(remainder) }
         }
+        if remainder >= 0, policy == .nextFit { heap.rover = remainder }
         return UInt64(node) + 1
     }
 
+    /// The free block the policy picks for `needed` bytes, or -1: what walking the list gives.
     private func search(_ needed: UInt64) -> Int32 {
         switch policy {
         case .firstFit:
-            var node = heap.heads[0]
-            while node >= 0 {
-                if heap.size[Int(node)] >= needed { return node }
-                node = heap.freeNext[Int(node)]
-            }
-            return -1
+            return firstOnList(atLeast: needed, from: -1)
         case .nextFit:
-            let begin = heap.rover >= 0 ? heap.rover : heap.heads[0]
-            var node = begin
-            while node >= 0 {
-                if heap.size[Int(node)] >= needed { return node }
-                node = heap.freeNext[Int(node)]
+            // From the rover to the back of the list, then from the front.
+            if heap.rover >= 0 {
+                let node = firstOnList(atLeast: needed, from: heap.rover)
+                if node >= 0 { return node }
             }
-            node = heap.heads[0]
-            while node >= 0, node != begin {
-                if heap.size[Int(node)] >= needed { return node }
-                node = heap.freeNext[Int(node)]
-            }
-            return -1
-        case .bestFit, .worstFit:
-            var node = heap.heads[0], chosen: Int32 = -1, chosenSize: UInt64 = 0
-            while node >= 0 {
-                let s = heap.size[Int(node)]
-                if s >= needed {
-                    if chosen < 0 || (policy == .bestFit ? s < chosenSize : s > chosenSize) {
-                        chosen = node
-                        chosenSize = s
-                        if policy == .bestFit, s == needed { break }
-                    }
-                }
-                node = heap.freeNext[Int(node)]
-            }
-            return chosen
+            return firstOnList(atLeast: needed, from: -1)
+        case .bestFit:
+            // The smallest big enough, the first on the list among equals.
+            return heap.sizeIndex!.firstFit(atLeast: needed, from: UInt128(needed) << 64)
+        case .worstFit:
+            // The largest, the first on the list among equals.
+            let largest = heap.listIndex!.largestSize
+            return largest >= needed ? firstOnList(atLeast: largest, from: -1) : -1
+        }
+    }
+
+    /// The first block on the list, from block `node` on (-1: from the front), of `needed` bytes or
+    /// more, or -1. List keys grow towards the back of an address-ordered list, the front of a LIFO one.
+    private func firstOnList(atLeast needed: UInt64, from node: Int32) -> Int32 {
+        if ordering == .addressOrdered {
+            return heap.listIndex!.firstFit(atLeast: needed, from: node < 0 ? 0 : heap.listIndex!.key(of: node))
+        }
+        return heap.listIndex!.lastFit(atLeast: needed, through: node < 0 ? .max : heap.listIndex!.key(of: node))
+    }
+
+    /// Puts free block `node` on the list: at its address place on an address-ordered list, at the
+    /// front of a LIFO one (and of best fit's, whose order is its size index's).
+    private func addFree(_ node: Int32) {
+        if ordering == .addressOrdered {
+            heap.link(node, bin: 0, listKey: heap.nodes[Int(node)].start)
+        } else {
+            links &+= 1
+            heap.link(node, bin: 0, listKey: links)
         }
     }
 
     public func free(_ handle: UInt64, requestedBytes: UInt64) {
-        let merged = heap.release(Int32(handle - 1))
-        heap.link(merged, bin: 0, after: ordering == .addressOrdered ? heap.previousFreeBlock(before: merged) : -1)
+        let node = Int32(handle - 1)
+        if keepsAddressOrder {
+            _ = heap.releaseOntoAddressOrderedList(node)
+        } else {
+            addFree(heap.release(node))
+        }
     }
 
     public func occupancy() -> HeapOccupancy { heap.occupancy() }
     public func snapshot() -> HeapSnapshot { heap.snapshot() }
     public func address(of handle: UInt64) -> UInt64 { heap.payloadAddress(Int32(handle - 1)) }
-    public func checkInvariants() { heap.checkInvariants(binFor: { _ in 0 }, addressOrdered: ordering == .addressOrdered) }
+    public func checkInvariants() {
+        heap.checkInvariants(binFor: { _ in 0 }, addressOrdered: keepsAddressOrder)
+        guard ordering == .addressOrdered else { return }
+        let index = heap.listIndex ?? heap.sizeIndex!
+        var node = heap.heads[0]
+        while node >= 0 {
+            precondition(UInt64(truncatingIfNeeded: index.key(of: node)) == heap.nodes[Int(node)].start, "address-ordered list key is not the address")
+            node = heap.nodes[Int(node)].freeNext
+        }
+    }
 }
 
 /// Segregated free lists ("segregated fits", as in glibc's bins): one LIFO list per power-of-two size
 /// class (32-63 bytes, 64-127, ...), first fit within the request's class and then in larger classes;
 /// blocks split and coalesce as in `BlockHeap`.
+///
+/// The search reads a `FreeBlockIndex` ordered by class, then list position, instead of walking the
+/// lists: the first big enough block from the request's class on is the one the walk would find.
 public final class SegregatedFitAllocator: AllocatorModel {
     /// The number of size classes; the last holds every larger block.
     public static let classCount = 24
     private let heap: BlockHeap
+    /// Blocks put on a list so far (a block's list key is its link number: newest first).
+    private var links: UInt64 = 0
 
     /// Creates an empty heap at `base` that may grow to `limitBytes`.
     public init(base: UInt64 = 0x10_0000, limitBytes: UInt64 = .max) {
-        heap = BlockHeap(base: base, binCount: Self.classCount, limitBytes: limitBytes)
+        heap = BlockHeap(base: base, binCount: Self.classCount, limitBytes: limitBytes, listIndex: true, listKeys: .decreasing)
     }
 
     /// `segregated`.
@@ -140,14 +171,9 @@ public final class SegregatedFitAllocator: AllocatorModel {
     public func allocate(_ bytes: UInt64) -> UInt64? {
         let needed = BlockHeap.blockBytes(for: bytes)
         var found: Int32 = -1
-        var sizeClass = Self.sizeClass(needed)
-        while sizeClass < Self.classCount, found < 0 {
-            var node = heap.heads[sizeClass]
-            while node >= 0 {
-                if heap.size[Int(node)] >= needed { found = node; break }
-                node = heap.freeNext[Int(node)]
-            }
-            sizeClass += 1
+        for sizeClass in Self.sizeClass(needed) ..< Self.classCount where heap.heads[sizeClass] >= 0 {
+            found = firstOnList(sizeClass, atLeast: needed)
+            if found >= 0 { break }
         }
         if found >= 0 {
             heap.unlink(found)
@@ -156,13 +182,25 @@ public final class SegregatedFitAllocator: AllocatorModel {
             if found < 0 { return nil }
         }
         let remainder = heap.place(found, needed: needed)
-        if remainder >= 0 { heap.link(remainder, bin: Self.sizeClass(heap.size[Int(remainder)]), after: -1) }
+        if remainder >= 0 { addFree(remainder) }
         return UInt64(found) + 1
     }
 
+    /// The first block on list `sizeClass` of `needed` bytes or more, or -1: the newest such in the
+    /// class (the index holds the lists one after another, each oldest to newest).
+    private func firstOnList(_ sizeClass: Int, atLeast needed: UInt64) -> Int32 {
+        let node = heap.listIndex!.lastFit(atLeast: needed, through: UInt128(sizeClass) << 64 | UInt128(UInt64.max))
+        return node >= 0 && heap.nodes[Int(node)].bin == sizeClass ? node : -1
+    }
+
+    /// Puts free block `node` at the front of its class's list.
+    private func addFree(_ node: Int32) {
+        links &+= 1
+        heap.link(node, bin: Self.sizeClass(heap.nodes[Int(node)].size), listKey: links)
+    }
+
     public func free(_ handle: UInt64, requestedBytes: UInt64) {
-        let merged = heap.release(Int32(handle - 1))
-        heap.link(merged, bin: Self.sizeClass(heap.size[Int(merged)]), after: -1)
+        addFree(heap.release(Int32(handle - 1)))
     }
 
     public func occupancy() -> HeapOccupancy { heap.occupancy() }
@@ -241,14 +279,14 @@ public final class TLSFAllocator: AllocatorModel {
     }
 
     private func insert(_ node: Int32) {
-        let (f, s) = Self.mapping(heap.size[Int(node)])
+        let (f, s) = Self.mapping(heap.nodes[Int(node)].size)
         heap.link(node, bin: f << Self.secondLevelBits | s, after: -1)
         firstLevelMap |= 1 << UInt64(f)
         secondLevelMaps[f] |= 1 << UInt32(s)
     }
 
     private func remove(_ node: Int32) {
-        let bin = Self.bin(heap.size[Int(node)])
+        let bin = Self.bin(heap.nodes[Int(node)].size)
         heap.unlink(node)
         if heap.heads[bin] < 0 { clearBit(bin) }
     }
@@ -278,9 +316,9 @@ public final class TLSFAllocator: AllocatorModel {
     public func free(_ handle: UInt64, requestedBytes: UInt64) {
         let node = Int32(handle - 1)
         // Neighbours leave their lists inside `release`; note their bins to clear emptied bits.
-        let next = heap.physicalNext[Int(node)], previous = heap.physicalPrevious[Int(node)]
-        let nextBin = next >= 0 && heap.isFree[Int(next)] ? Self.bin(heap.size[Int(next)]) : -1
-        let previousBin = previous >= 0 && heap.isFree[Int(previous)] ? Self.bin(heap.size[Int(previous)]) : -1
+        let next = heap.nodes[Int(node)].physicalNext, previous = heap.nodes[Int(node)].physicalPrevious
+        let nextBin = next >= 0 && heap.nodes[Int(next)].isFree ? Self.bin(heap.nodes[Int(next)].size) : -1
+        let previousBin = previous >= 0 && heap.nodes[Int(previous)].isFree ? Self.bin(heap.nodes[Int(previous)].size) : -1
         let merged = heap.release(node)
         if nextBin >= 0, heap.heads[nextBin] < 0 { clearBit(nextBin) }
         if previousBin >= 0, heap.heads[previousBin] < 0 { clearBit(previousBin) }
