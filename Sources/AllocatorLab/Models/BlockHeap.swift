@@ -6,12 +6,13 @@
 /// Block sizes are multiples of 16 bytes, 32 at least; a payload starts 8 bytes into its block.
 /// Blocks are nodes in parallel arrays; physical links stand for what the boundary tags give.
 ///
-/// A model may have the free blocks indexed (`FreeBlockIndex`) so that its searches need not walk
-/// the lists: `link(_:bin:listKey:)`, `replace` and `unlink` keep the indexes in step, whoever calls
-/// them. Each free block then has a list key, the caller's choice, that runs one way along its list
+/// A model may have the free blocks indexed so that its searches need not walk the lists:
+/// `link(_:bin:listKey:)`, `replace` and `unlink` keep the indexes in step, whoever calls them. Each
+/// free block then has a list key, the caller's choice, that runs one way along its list
 /// (`ListKeyOrder`): its address on an address-ordered list, its link number on a LIFO one.
-/// `listIndex` orders the blocks by bin, then list key; `sizeIndex` by size, then place on the list
-/// (for best fit).
+/// `listIndex` (a `FreeBlockIndex`) orders the blocks by bin, then list key; `linkOrder` (a
+/// `LinkOrderIndex`) holds LIFO lists in link order; `sizeIndex` orders the blocks by size, then
+/// place on the list (for best fit).
 final class BlockHeap {
     /// Which way list keys run along a free list.
     enum ListKeyOrder {
@@ -77,6 +78,8 @@ final class BlockHeap {
     private(set) var freeBytes: UInt64 = 0
     /// The free blocks by bin, then list key (nil: not kept).
     let listIndex: FreeBlockIndex?
+    /// The LIFO lists in link order (nil: not kept).
+    let linkOrder: LinkOrderIndex?
     /// The free blocks by size, then place on the list (nil: not kept).
     let sizeIndex: FreeBlockIndex?
     /// Which way list keys run.
@@ -86,13 +89,15 @@ final class BlockHeap {
     /// as asked.
     init(
         base: UInt64, binCount: Int, limitBytes: UInt64,
-        listIndex: Bool = false, sizeIndex: Bool = false, listKeys: ListKeyOrder = .increasing
+        listIndex: Bool = false, linkOrder: Bool = false, sizeIndex: Bool = false, listKeys: ListKeyOrder = .increasing
     ) {
+        assert(!linkOrder || listKeys == .decreasing, "link order is for LIFO lists")
         self.base = base
         self.top = base
         self.limitBytes = limitBytes
         self.listKeys = listKeys
         self.listIndex = listIndex ? FreeBlockIndex() : nil
+        self.linkOrder = linkOrder ? LinkOrderIndex(binCount: binCount) : nil
         self.sizeIndex = sizeIndex ? FreeBlockIndex() : nil
         heads = UncheckedArray(repeating: -1, count: binCount)
         tails = UncheckedArray(repeating: -1, count: binCount)
@@ -135,6 +140,7 @@ final class BlockHeap {
         let n = Int(node)
         // (Optional chaining, not `if let`: no retain on this path.)
         let before = listIndex?.insert(node, key: Self.indexKey(bin: bin, listKey: listKey), size: nodes[n].size) ?? -1
+        linkOrder?.insert(node, onList: bin, size: nodes[n].size)
         sizeIndex?.insert(node, key: sizeKey(size: nodes[n].size, listKey: listKey), size: nodes[n].size)
         let previous = listKeys == .increasing && before >= 0 && nodes[Int(before)].bin == Int32(bin) ? before : -1
         linkOnList(node, bin: bin, after: previous)
@@ -146,6 +152,7 @@ final class BlockHeap {
     @inline(__always) func replace(_ old: Int32, with node: Int32, listKey: UInt64) {
         let o = Int(old), n = Int(node)
         let bin = Int(nodes[o].bin)
+        assert(linkOrder == nil, "a LIFO list has no places to keep")
         listIndex?.replace(old, with: node, key: Self.indexKey(bin: bin, listKey: listKey), size: nodes[n].size)
         sizeIndex?.remove(old)
         sizeIndex?.insert(node, key: sizeKey(size: nodes[n].size, listKey: listKey), size: nodes[n].size)
@@ -184,6 +191,7 @@ final class BlockHeap {
     @inline(__always) func unlink(_ node: Int32) {
         let n = Int(node)
         listIndex?.remove(node)
+        linkOrder?.remove(node)
         sizeIndex?.remove(node)
         let previous = nodes[n].freePrevious, next = nodes[n].freeNext
         if rover == node { rover = next }
@@ -319,6 +327,7 @@ final class BlockHeap {
     /// the top holds the largest).
     func largestFreeBlock() -> UInt64 {
         if let index = listIndex ?? sizeIndex { return index.largestSize }
+        if let linkOrder { return linkOrder.largestSize }
         for bin in stride(from: heads.count - 1, through: 0, by: -1) where heads[bin] >= 0 {
             var largest: UInt64 = 0
             var node = heads[bin]
@@ -393,6 +402,19 @@ final class BlockHeap {
             precondition(tails[bin] == back, "free list \(bin) tail out of step")
         }
         precondition(listed == freeCount, "\(freeCount) free blocks but \(listed) listed")
+        if let linkOrder {
+            linkOrder.checkInvariants()
+            precondition(linkOrder.count == listed, "\(listed) free blocks listed but \(linkOrder.count) indexed")
+            for bin in heads.indices {
+                var listedNodes: [Int32] = []
+                var node = heads[bin]
+                while node >= 0 {
+                    listedNodes.append(node)
+                    node = nodes[Int(node)].freeNext
+                }
+                precondition(linkOrder.nodes(onList: bin) == listedNodes, "link order differs from free list \(bin)")
+            }
+        }
         for index in [listIndex, sizeIndex].compactMap({ $0 }) {
             index.checkInvariants()
             precondition(index.count == listed, "\(listed) free blocks listed but \(index.count) indexed")

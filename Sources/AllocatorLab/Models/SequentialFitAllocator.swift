@@ -48,7 +48,7 @@ public final class SequentialFitAllocator: AllocatorModel {
         // others search in list order.
         heap = BlockHeap(
             base: base, binCount: 1, limitBytes: limitBytes,
-            listIndex: policy != .bestFit, sizeIndex: policy == .bestFit,
+            listIndex: keepsAddressOrder, linkOrder: ordering == .lifo && policy != .bestFit, sizeIndex: policy == .bestFit,
             listKeys: ordering == .addressOrdered ? .increasing : .decreasing)
     }
 
@@ -93,7 +93,7 @@ public final class SequentialFitAllocator: AllocatorModel {
             return heap.sizeIndex!.firstFit(atLeast: needed, from: UInt128(needed) << 64)
         case .worstFit:
             // The largest, the first on the list among equals.
-            let largest = heap.listIndex!.largestSize
+            let largest = heap.largestFreeBlock()
             return largest >= needed ? firstOnList(atLeast: largest, from: -1) : -1
         }
     }
@@ -104,7 +104,7 @@ public final class SequentialFitAllocator: AllocatorModel {
         if ordering == .addressOrdered {
             return heap.listIndex!.firstFit(atLeast: needed, from: node < 0 ? 0 : heap.listIndex!.key(of: node))
         }
-        return heap.listIndex!.lastFit(atLeast: needed, through: node < 0 ? .max : heap.listIndex!.key(of: node))
+        return heap.linkOrder!.firstFit(onList: 0, atLeast: needed, from: node)
     }
 
     /// Puts free block `node` on the list: at its address place on an address-ordered list, at the
@@ -157,7 +157,7 @@ public final class SegregatedFitAllocator: AllocatorModel {
 
     /// Creates an empty heap at `base` that may grow to `limitBytes`.
     public init(base: UInt64 = 0x10_0000, limitBytes: UInt64 = .max) {
-        heap = BlockHeap(base: base, binCount: Self.classCount, limitBytes: limitBytes, listIndex: true, listKeys: .decreasing)
+        heap = BlockHeap(base: base, binCount: Self.classCount, limitBytes: limitBytes, linkOrder: true, listKeys: .decreasing)
     }
 
     /// `segregated`.
@@ -186,11 +186,9 @@ public final class SegregatedFitAllocator: AllocatorModel {
         return UInt64(found) + 1
     }
 
-    /// The first block on list `sizeClass` of `needed` bytes or more, or -1: the newest such in the
-    /// class (the index holds the lists one after another, each oldest to newest).
+    /// The first block on list `sizeClass` of `needed` bytes or more, or -1.
     private func firstOnList(_ sizeClass: Int, atLeast needed: UInt64) -> Int32 {
-        let node = heap.listIndex!.lastFit(atLeast: needed, through: UInt128(sizeClass) << 64 | UInt128(UInt64.max))
-        return node >= 0 && heap.nodes[Int(node)].bin == sizeClass ? node : -1
+        heap.linkOrder!.firstFit(onList: sizeClass, atLeast: needed, from: -1)
     }
 
     /// Puts free block `node` at the front of its class's list.
