@@ -11,8 +11,8 @@
 /// free block then has a list key, the caller's choice, that runs one way along its list
 /// (`ListKeyOrder`): its address on an address-ordered list, its link number on a LIFO one.
 /// `listIndex` (a `FreeBlockIndex`) orders the blocks by bin, then list key; `linkOrder` (a
-/// `LinkOrderIndex`) holds LIFO lists in link order; `sizeIndex` orders the blocks by size, then
-/// place on the list (for best fit).
+/// `LinkOrderIndex`) holds LIFO lists in link order (those from its `firstIndexedList` on);
+/// `sizeIndex` orders the blocks by size, then place on the list (for best and worst fit).
 final class BlockHeap {
     /// Which way list keys run along a free list.
     enum ListKeyOrder {
@@ -89,7 +89,8 @@ final class BlockHeap {
     /// as asked.
     init(
         base: UInt64, binCount: Int, limitBytes: UInt64,
-        listIndex: Bool = false, linkOrder: Bool = false, sizeIndex: Bool = false, listKeys: ListKeyOrder = .increasing
+        listIndex: Bool = false, linkOrder: Bool = false, linkOrderFrom firstLinkOrderList: Int = 0, sizeIndex: Bool = false,
+        listKeys: ListKeyOrder = .increasing
     ) {
         assert(!linkOrder || listKeys == .decreasing, "link order is for LIFO lists")
         self.base = base
@@ -97,7 +98,7 @@ final class BlockHeap {
         self.limitBytes = limitBytes
         self.listKeys = listKeys
         self.listIndex = listIndex ? FreeBlockIndex() : nil
-        self.linkOrder = linkOrder ? LinkOrderIndex(binCount: binCount) : nil
+        self.linkOrder = linkOrder ? LinkOrderIndex(binCount: binCount, firstIndexedList: firstLinkOrderList) : nil
         self.sizeIndex = sizeIndex ? FreeBlockIndex() : nil
         heads = UncheckedArray(repeating: -1, count: binCount)
         tails = UncheckedArray(repeating: -1, count: binCount)
@@ -327,8 +328,8 @@ final class BlockHeap {
     /// the top holds the largest).
     func largestFreeBlock() -> UInt64 {
         if let index = listIndex ?? sizeIndex { return index.largestSize }
-        if let linkOrder { return linkOrder.largestSize }
         for bin in stride(from: heads.count - 1, through: 0, by: -1) where heads[bin] >= 0 {
+            if let linkOrder, linkOrder.indexes(bin) { return linkOrder.largestSize(onList: bin) }
             var largest: UInt64 = 0
             var node = heads[bin]
             while node >= 0 {
@@ -404,8 +405,8 @@ final class BlockHeap {
         precondition(listed == freeCount, "\(freeCount) free blocks but \(listed) listed")
         if let linkOrder {
             linkOrder.checkInvariants()
-            precondition(linkOrder.count == listed, "\(listed) free blocks listed but \(linkOrder.count) indexed")
-            for bin in heads.indices {
+            var indexed = 0
+            for bin in heads.indices where linkOrder.indexes(bin) {
                 var listedNodes: [Int32] = []
                 var node = heads[bin]
                 while node >= 0 {
@@ -413,7 +414,9 @@ final class BlockHeap {
                     node = nodes[Int(node)].freeNext
                 }
                 precondition(linkOrder.nodes(onList: bin) == listedNodes, "link order differs from free list \(bin)")
+                indexed += listedNodes.count
             }
+            precondition(linkOrder.count == indexed, "\(indexed) free blocks on indexed lists but \(linkOrder.count) indexed")
         }
         for index in [listIndex, sizeIndex].compactMap({ $0 }) {
             index.checkInvariants()

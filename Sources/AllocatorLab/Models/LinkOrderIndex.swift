@@ -7,6 +7,9 @@
 /// O(log n); linking and unlinking a block are O(log n) too and usually stop after a level or two.
 /// Slots of unlinked blocks stay empty until the list runs out of slots; the live ones are then
 /// packed, in order, into a tree twice their number.
+///
+/// Lists below `firstIndexedList` are left out (their owner finds fits on them another way):
+/// changes to them are ignored.
 final class LinkOrderIndex {
     /// One list's slots and max tree.
     private struct Tree {
@@ -41,12 +44,18 @@ final class LinkOrderIndex {
     private var places = UncheckedArray<Place>()
     /// The number of blocks indexed.
     private(set) var count = 0
+    /// The first list indexed.
+    let firstIndexedList: Int
 
-    /// Creates an empty index over `binCount` lists.
-    init(binCount: Int) {
+    /// Creates an empty index over lists `firstIndexedList ..< binCount`.
+    init(binCount: Int, firstIndexedList: Int = 0) {
+        self.firstIndexedList = firstIndexedList
         trees = UncheckedArray(capacity: binCount)
-        for _ in 0..<binCount { trees.append(Tree(capacity: 16)) }
+        for bin in 0..<binCount { trees.append(Tree(capacity: bin < firstIndexedList ? 1 : 16)) }
     }
+
+    /// Whether list `bin` is indexed.
+    @inline(__always) func indexes(_ bin: Int) -> Bool { bin >= firstIndexedList }
 
     deinit {
         for tree in trees.buffer { tree.deallocate() }
@@ -102,6 +111,7 @@ final class LinkOrderIndex {
 
     /// Puts free block `node` (not indexed) at the front of list `bin` with its size in bytes.
     func insert(_ node: Int32, onList bin: Int, size: UInt64) {
+        guard indexes(bin) else { return }
         let n = Int(node)
         while places.count <= n { places.append(Place(bin: -1, slot: -1)) }
         assert(places[n].bin < 0, "node \(node) is indexed twice")
@@ -114,10 +124,10 @@ final class LinkOrderIndex {
         count += 1
     }
 
-    /// Takes `node`, which must be indexed, off its list.
+    /// Takes `node` off its list (nothing when it is on a list left out).
     func remove(_ node: Int32) {
         let n = Int(node)
-        assert(contains(node), "node \(node) is not indexed")
+        guard n < places.count, places[n].bin >= 0 else { return }
         let place = places[n]
         trees[Int(place.bin)].nodes[Int(place.slot)] = -1
         set(Int(place.slot), of: Int(place.bin), to: 0)

@@ -5,8 +5,10 @@
 /// neighbours when freed (see `BlockHeap`). The heap grows at its top when no free block fits and
 /// never shrinks.
 ///
-/// The searches read a `FreeBlockIndex` that shadows the list (in list order; by size for best fit)
-/// instead of walking it: the block chosen is the one the walk would choose, found without the walk.
+/// The searches read an index that shadows the list instead of walking it: a `FreeBlockIndex` in
+/// address order (address-ordered first and next fit), a `LinkOrderIndex` in link order (LIFO first
+/// and next fit), or a `FreeBlockIndex` by size, then list place (best and worst fit). The block
+/// chosen is the one the walk would choose, found without the walk.
 public final class SequentialFitAllocator: AllocatorModel {
     /// Which free block serves a request.
     public enum Policy: String, CaseIterable, Sendable {
@@ -33,7 +35,8 @@ public final class SequentialFitAllocator: AllocatorModel {
     /// The free-list order.
     public let ordering: Ordering
     private let heap: BlockHeap
-    /// Whether the list itself is kept in address order (best fit's order lives in its size index).
+    /// Whether the list itself is kept in address order (best and worst fit's order lives in their
+    /// size index).
     private let keepsAddressOrder: Bool
     /// Blocks put on a LIFO list so far (a block's list key there is its link number: newest first).
     private var links: UInt64 = 0
@@ -42,13 +45,14 @@ public final class SequentialFitAllocator: AllocatorModel {
     public init(policy: Policy, ordering: Ordering, base: UInt64 = 0x10_0000, limitBytes: UInt64 = .max) {
         self.policy = policy
         self.ordering = ordering
-        keepsAddressOrder = ordering == .addressOrdered && policy != .bestFit
-        // Best fit searches by size, and among equal sizes by list place (address, or newest
-        // first): that order is all it reads, so its list itself need not be kept in order. The
-        // others search in list order.
+        // Best and worst fit search by size, and among equal sizes by list place (address, or
+        // newest first): that order is all they read, so their list itself need not be kept in
+        // order. First and next fit search in list order.
+        let bySize = policy == .bestFit || policy == .worstFit
+        keepsAddressOrder = ordering == .addressOrdered && !bySize
         heap = BlockHeap(
             base: base, binCount: 1, limitBytes: limitBytes,
-            listIndex: keepsAddressOrder, linkOrder: ordering == .lifo && policy != .bestFit, sizeIndex: policy == .bestFit,
+            listIndex: keepsAddressOrder, linkOrder: ordering == .lifo && !bySize, sizeIndex: bySize,
             listKeys: ordering == .addressOrdered ? .increasing : .decreasing)
     }
 
@@ -93,8 +97,8 @@ public final class SequentialFitAllocator: AllocatorModel {
             return heap.sizeIndex!.firstFit(atLeast: needed, from: UInt128(needed) << 64)
         case .worstFit:
             // The largest, the first on the list among equals.
-            let largest = heap.largestFreeBlock()
-            return largest >= needed ? firstOnList(atLeast: largest, from: -1) : -1
+            let largest = heap.sizeIndex!.largestSize
+            return largest >= needed ? heap.sizeIndex!.firstFit(atLeast: largest, from: UInt128(largest) << 64) : -1
         }
     }
 
@@ -108,7 +112,7 @@ public final class SequentialFitAllocator: AllocatorModel {
     }
 
     /// Puts free block `node` on the list: at its address place on an address-ordered list, at the
-    /// front of a LIFO one (and of best fit's, whose order is its size index's).
+    /// front of a LIFO one (and of best and worst fit's, whose order is their size index's).
     private func addFree(_ node: Int32) {
         if ordering == .addressOrdered {
             heap.link(node, bin: 0, listKey: heap.nodes[Int(node)].start)
@@ -146,34 +150,72 @@ public final class SequentialFitAllocator: AllocatorModel {
 /// class (32-63 bytes, 64-127, ...), first fit within the request's class and then in larger classes;
 /// blocks split and coalesce as in `BlockHeap`.
 ///
-/// The search reads a `FreeBlockIndex` ordered by class, then list position, instead of walking the
-/// lists: the first big enough block from the request's class on is the one the walk would find.
+/// The policy's lists are not walked. Any block of a larger class than the request's fits, so there
+/// the search takes the front of the first non-empty class. In the request's own class it needs the
+/// newest block that is big enough. Small classes (blocks under `exactListLimit` bytes) are kept as
+/// one LIFO list per exact size, and a class's list is those lists merged by link number: the newest
+/// big enough block is the newest of the fronts of the lists of sizes from the request's on (at most
+/// 32 to compare). Larger classes are single lists searched through a `LinkOrderIndex`.
 public final class SegregatedFitAllocator: AllocatorModel {
     /// The number of size classes; the last holds every larger block.
     public static let classCount = 24
+    /// Blocks below this many bytes (classes 0-4) sit on exact-size lists.
+    static let exactListLimit: UInt64 = 1024
+    /// The exact-size lists: sizes 32, 48, ..., 1008 bytes.
+    static let exactListCount = Int(exactListLimit / BlockHeap.alignment) - 2
+    /// The first class kept as one list.
+    static let firstWholeClass = sizeClass(exactListLimit)
     private let heap: BlockHeap
-    /// Blocks put on a list so far (a block's list key is its link number: newest first).
+    /// Blocks put on a list so far.
     private var links: UInt64 = 0
+    /// Each free block's link number (index = node number): the higher, the nearer the front of its
+    /// class's list.
+    private var linkNumbers = UncheckedArray<UInt64>()
 
     /// Creates an empty heap at `base` that may grow to `limitBytes`.
     public init(base: UInt64 = 0x10_0000, limitBytes: UInt64 = .max) {
-        heap = BlockHeap(base: base, binCount: Self.classCount, limitBytes: limitBytes, linkOrder: true, listKeys: .decreasing)
+        heap = BlockHeap(
+            base: base, binCount: Self.exactListCount + Self.classCount - Self.firstWholeClass, limitBytes: limitBytes,
+            linkOrder: true, linkOrderFrom: Self.exactListCount, listKeys: .decreasing)
     }
+
+    deinit { linkNumbers.deallocate() }
 
     /// `segregated`.
     public var name: String { "segregated" }
     /// Bytes of heap taken so far.
     public var footprintBytes: UInt64 { heap.footprintBytes }
 
-    /// The list a free block of `blockBytes` belongs on.
+    /// The policy's list a free block of `blockBytes` belongs on.
     @inline(__always) static func sizeClass(_ blockBytes: UInt64) -> Int { min(log2Floor(blockBytes) - 5, classCount - 1) }
+
+    /// The heap list a free block of `blockBytes` sits on: its exact-size list below
+    /// `exactListLimit`, else its class's list.
+    @inline(__always) static func list(_ blockBytes: UInt64) -> Int {
+        blockBytes < exactListLimit ? Int(blockBytes / BlockHeap.alignment) - 2 : exactListCount + sizeClass(blockBytes) - firstWholeClass
+    }
 
     public func allocate(_ bytes: UInt64) -> UInt64? {
         let needed = BlockHeap.blockBytes(for: bytes)
-        var found: Int32 = -1
-        for sizeClass in Self.sizeClass(needed) ..< Self.classCount where heap.heads[sizeClass] >= 0 {
-            found = firstOnList(sizeClass, atLeast: needed)
-            if found >= 0 { break }
+        let sizeClass = Self.sizeClass(needed)
+        var found: Int32
+        if sizeClass < Self.firstWholeClass {
+            // The newest block of a size from `needed` to the end of its class...
+            found = newestFront(lists: Self.list(needed) ..< Self.list(2 << log2Floor(needed)))
+        } else {
+            let list = Self.list(needed)
+            found = heap.heads[list] >= 0 ? heap.linkOrder!.firstFit(onList: list, atLeast: needed, from: -1) : -1
+        }
+        // ...else the front of the next non-empty class.
+        var larger = sizeClass + 1
+        while found < 0, larger < Self.classCount {
+            if larger < Self.firstWholeClass {
+                let first = Self.list(1 << UInt64(larger + 5))
+                found = newestFront(lists: first ..< first + (1 << (larger + 1)))
+            } else {
+                found = heap.heads[Self.exactListCount + larger - Self.firstWholeClass]
+            }
+            larger += 1
         }
         if found >= 0 {
             heap.unlink(found)
@@ -186,15 +228,25 @@ public final class SegregatedFitAllocator: AllocatorModel {
         return UInt64(found) + 1
     }
 
-    /// The first block on list `sizeClass` of `needed` bytes or more, or -1.
-    private func firstOnList(_ sizeClass: Int, atLeast needed: UInt64) -> Int32 {
-        heap.linkOrder!.firstFit(onList: sizeClass, atLeast: needed, from: -1)
+    /// The most recently linked of the blocks at the fronts of exact-size lists `lists`, or -1.
+    @inline(__always) private func newestFront(lists: Range<Int>) -> Int32 {
+        var newest: Int32 = -1, newestLink: UInt64 = 0
+        for list in lists {
+            let node = heap.heads[list]
+            if node >= 0, linkNumbers[Int(node)] > newestLink {
+                newest = node
+                newestLink = linkNumbers[Int(node)]
+            }
+        }
+        return newest
     }
 
-    /// Puts free block `node` at the front of its class's list.
+    /// Puts free block `node` at the front of its list.
     private func addFree(_ node: Int32) {
         links &+= 1
-        heap.link(node, bin: Self.sizeClass(heap.nodes[Int(node)].size), listKey: links)
+        while linkNumbers.count <= Int(node) { linkNumbers.append(0) }
+        linkNumbers[Int(node)] = links
+        heap.link(node, bin: Self.list(heap.nodes[Int(node)].size), listKey: links)
     }
 
     public func free(_ handle: UInt64, requestedBytes: UInt64) {
@@ -204,7 +256,18 @@ public final class SegregatedFitAllocator: AllocatorModel {
     public func occupancy() -> HeapOccupancy { heap.occupancy() }
     public func snapshot() -> HeapSnapshot { heap.snapshot() }
     public func address(of handle: UInt64) -> UInt64 { heap.payloadAddress(Int32(handle - 1)) }
-    public func checkInvariants() { heap.checkInvariants(binFor: Self.sizeClass, addressOrdered: false) }
+    public func checkInvariants() {
+        heap.checkInvariants(binFor: Self.list, addressOrdered: false)
+        // Each list runs newest first.
+        for list in heap.heads.indices {
+            var node = heap.heads[list], previous = UInt64.max
+            while node >= 0 {
+                precondition(linkNumbers[Int(node)] < previous, "list \(list) is not newest first")
+                previous = linkNumbers[Int(node)]
+                node = heap.nodes[Int(node)].freeNext
+            }
+        }
+    }
 }
 
 /// Two-Level Segregated Fit (Masmano et al.): free lists indexed by a first level (power of two) and
