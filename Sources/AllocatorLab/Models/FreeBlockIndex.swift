@@ -2,12 +2,14 @@
 /// walking the lists.
 ///
 /// Each entry is a free block (a `BlockHeap` node) with an order key and a size in bytes. The key
-/// says where the block stands on the list the index shadows (its address, a LIFO link number, a
-/// size class or a size before either); keys are unique. The index finds the first block at or after
-/// a key, or the last at or before one, that holds a request (first, next, best and worst fit,
-/// segregated fits), the block just before a key (where a freed block goes on an address-ordered
-/// list) and the largest block, in O(log n) plus scans of a few short arrays, where the list walk
-/// it replaces is O(n).
+/// says where the block stands on the list the index shadows (its address on an address-ordered
+/// list, or its size before its place on the list for best and worst fit); keys are unique. The
+/// index finds the first block at or after a key that holds a request (first, next, best and worst
+/// fit), the block just before a key (where a freed block goes on an address-ordered list) and the
+/// largest block, in O(log n) plus scans of a few short arrays, where the list walk it replaces is
+/// O(n).
+///
+/// (LIFO lists are indexed by `LinkOrderIndex`.)
 ///
 /// Layout: a B+ tree of fixed height three. Leaves ("chunks") hold up to `chunkCapacity` entries
 /// sorted by key; inner nodes hold up to `innerCapacity` chunks in key order with each one's last
@@ -117,40 +119,6 @@ final class FreeBlockIndex {
                 }
             }
             r += 1
-        }
-        return -1
-    }
-
-    /// The last block in key order whose key is `key` or less and whose size is `bytes` or more,
-    /// or -1.
-    func lastFit(atLeast bytes: UInt64, through key: UInt128) -> Int32 {
-        var r: Int, child: Int
-        if let at = locate(key) {
-            if childLargest[at.slot] >= bytes {
-                var end = lowerBound(key, inChunk: at.chunk)
-                if end < chunks[at.chunk].count, keys[at.chunk * Self.chunkCapacity + end] == key { end += 1 }
-                let found = scanBackward(at.chunk, before: end, atLeast: bytes)
-                if found >= 0 { return found }
-            }
-            r = at.root
-            child = at.child - 1
-        } else {
-            r = rootInner.count - 1
-            child = r >= 0 ? childCount[rootInner[r]] - 1 : -1
-        }
-        var first = true
-        while r >= 0 {
-            let inner = rootInner[r]
-            if !first { child = childCount[inner] - 1 }
-            first = false
-            if rootLargest[r] >= bytes {
-                while child >= 0 {
-                    let slot = inner * Self.innerCapacity + child
-                    if childLargest[slot] >= bytes { return scanBackward(childChunk[slot], before: chunks[childChunk[slot]].count, atLeast: bytes) }
-                    child -= 1
-                }
-            }
-            r -= 1
         }
         return -1
     }
@@ -358,17 +326,6 @@ final class FreeBlockIndex {
     @inline(__always) private func scanForward(_ chunk: Int, from offset: Int, atLeast bytes: UInt64) -> Int32 {
         let base = chunk * Self.chunkCapacity, end = base + chunks[chunk].count
         for j in base + offset ..< end where sizes[j] >= bytes { return nodes[j] }
-        return -1
-    }
-
-    /// The last entry of `chunk` below offset `end` whose size is `bytes` or more, or -1.
-    @inline(__always) private func scanBackward(_ chunk: Int, before end: Int, atLeast bytes: UInt64) -> Int32 {
-        let base = chunk * Self.chunkCapacity
-        var j = base + end - 1
-        while j >= base {
-            if sizes[j] >= bytes { return nodes[j] }
-            j -= 1
-        }
         return -1
     }
 
