@@ -5,7 +5,23 @@
 ///
 /// Block sizes are multiples of 16 bytes, 32 at least; a payload starts 8 bytes into its block.
 /// Blocks are nodes in parallel arrays; physical links stand for what the boundary tags give.
+///
+/// A model may have the free blocks indexed so that its searches need not walk the lists:
+/// `link(_:bin:listKey:)`, `replace` and `unlink` keep the indexes in step, whoever calls them. Each
+/// free block then has a list key, the caller's choice, that runs one way along its list
+/// (`ListKeyOrder`): its address on an address-ordered list, its link number on a LIFO one.
+/// `listIndex` (a `FreeBlockIndex`) orders the blocks by bin, then list key; `linkOrder` (a
+/// `LinkOrderIndex`) holds LIFO lists in link order (those from its `firstIndexedList` on);
+/// `sizeIndex` orders the blocks by size, then place on the list (for best and worst fit).
 final class BlockHeap {
+    /// Which way list keys run along a free list.
+    enum ListKeyOrder {
+        /// Keys grow from the front of a list to its back (addresses on an address-ordered list).
+        case increasing
+        /// Keys grow from the back of a list to its front (link numbers on a LIFO list).
+        case decreasing
+    }
+
     /// Header plus footer bytes in every block.
     static let tagBytes: UInt64 = 16
     /// Block size granularity in bytes.
@@ -25,123 +41,193 @@ final class BlockHeap {
     /// The largest footprint allowed, in bytes.
     let limitBytes: UInt64
 
-    // Node fields (index = node number).
-    private(set) var start: [UInt64] = []
-    private(set) var size: [UInt64] = []
-    private(set) var isFree: [Bool] = []
-    private(set) var physicalPrevious: [Int32] = []
-    private(set) var physicalNext: [Int32] = []
-    private(set) var freePrevious: [Int32] = []
-    private(set) var freeNext: [Int32] = []
-    private(set) var binOf: [Int32] = []
-    private var recycledNodes: [Int32] = []
+    /// What one block's boundary tags and free-list links hold.
+    struct Node {
+        /// The block's first address.
+        var start: UInt64
+        /// Its size in bytes.
+        var size: UInt64
+        /// The physically adjacent blocks below and above (-1: none).
+        var physicalPrevious: Int32
+        var physicalNext: Int32
+        /// The neighbours on its free list (-1: none, or not free).
+        var freePrevious: Int32
+        var freeNext: Int32
+        /// Its free list (-1: on none).
+        var bin: Int32
+        /// Whether the block is free.
+        var isFree: Bool
+    }
+
+    /// The blocks by node number: one record each, so that a block's fields share a cache line.
+    private(set) var nodes = UncheckedArray<Node>()
+    private var recycledNodes = UncheckedArray<Int32>()
 
     /// The physically first and last blocks (-1 when the heap is empty).
     private(set) var firstBlock: Int32 = -1
     private(set) var lastBlock: Int32 = -1
     /// The first node of each free list (-1 when empty).
-    private(set) var heads: [Int32]
+    private(set) var heads: UncheckedArray<Int32>
     /// The last node of each free list (-1 when empty).
-    private(set) var tails: [Int32]
+    private(set) var tails: UncheckedArray<Int32>
     /// A position in the free lists remembered between searches (next fit); kept valid on unlink.
     var rover: Int32 = -1
     /// Bytes in used blocks.
     private(set) var usedBytes: UInt64 = 0
     /// Bytes in free blocks.
     private(set) var freeBytes: UInt64 = 0
+    /// The free blocks by bin, then list key (nil: not kept).
+    let listIndex: FreeBlockIndex?
+    /// The LIFO lists in link order (nil: not kept).
+    let linkOrder: LinkOrderIndex?
+    /// The free blocks by size, then place on the list (nil: not kept).
+    let sizeIndex: FreeBlockIndex?
+    /// Which way list keys run.
+    let listKeys: ListKeyOrder
 
-    /// Creates an empty heap at `base` with `binCount` free lists.
-    init(base: UInt64, binCount: Int, limitBytes: UInt64) {
+    /// Creates an empty heap at `base` with `binCount` free lists, indexed by list key and by size
+    /// as asked.
+    init(
+        base: UInt64, binCount: Int, limitBytes: UInt64,
+        listIndex: Bool = false, linkOrder: Bool = false, linkOrderFrom firstLinkOrderList: Int = 0, sizeIndex: Bool = false,
+        listKeys: ListKeyOrder = .increasing
+    ) {
+        assert(!linkOrder || listKeys == .decreasing, "link order is for LIFO lists")
         self.base = base
         self.top = base
         self.limitBytes = limitBytes
-        heads = [Int32](repeating: -1, count: binCount)
-        tails = [Int32](repeating: -1, count: binCount)
+        self.listKeys = listKeys
+        self.listIndex = listIndex ? FreeBlockIndex() : nil
+        self.linkOrder = linkOrder ? LinkOrderIndex(binCount: binCount, firstIndexedList: firstLinkOrderList) : nil
+        self.sizeIndex = sizeIndex ? FreeBlockIndex() : nil
+        heads = UncheckedArray(repeating: -1, count: binCount)
+        tails = UncheckedArray(repeating: -1, count: binCount)
+    }
+
+    deinit {
+        nodes.deallocate()
+        for array in [recycledNodes, heads, tails] { array.deallocate() }
     }
 
     /// Bytes taken from the operating system.
     @inline(__always) var footprintBytes: UInt64 { top &- base }
 
     private func newNode(start blockStart: UInt64, size blockSize: UInt64) -> Int32 {
-        if let node = recycledNodes.popLast() {
-            let i = Int(node)
-            start[i] = blockStart
-            size[i] = blockSize
-            isFree[i] = false
-            physicalPrevious[i] = -1
-            physicalNext[i] = -1
-            freePrevious[i] = -1
-            freeNext[i] = -1
-            binOf[i] = -1
-            return node
+        let node = Node(
+            start: blockStart, size: blockSize, physicalPrevious: -1, physicalNext: -1,
+            freePrevious: -1, freeNext: -1, bin: -1, isFree: false)
+        if let recycled = recycledNodes.popLast() {
+            nodes[Int(recycled)] = node
+            return recycled
         }
-        start.append(blockStart)
-        size.append(blockSize)
-        isFree.append(false)
-        physicalPrevious.append(-1)
-        physicalNext.append(-1)
-        freePrevious.append(-1)
-        freeNext.append(-1)
-        binOf.append(-1)
-        return Int32(start.count - 1)
+        nodes.append(node)
+        return Int32(nodes.count - 1)
     }
 
     // MARK: Free lists
 
-    /// Puts free block `node` on list `bin`, after `previous` (-1: at the head).
+    /// Puts free block `node` on list `bin`, after `previous` (-1: at the head); for a heap without
+    /// indexes.
     @inline(__always) func link(_ node: Int32, bin: Int, after previous: Int32) {
-        let n = Int(node)
-        binOf[n] = Int32(bin)
-        freePrevious[n] = previous
-        let next = previous < 0 ? heads[bin] : freeNext[Int(previous)]
-        freeNext[n] = next
-        if next >= 0 { freePrevious[Int(next)] = node } else { tails[bin] = node }
-        if previous < 0 { heads[bin] = node } else { freeNext[Int(previous)] = node }
+        assert(listIndex == nil && sizeIndex == nil, "an indexed heap links by list key")
+        linkOnList(node, bin: bin, after: previous)
     }
 
-    /// Takes `node` off its free list.
+    /// Puts free block `node` on list `bin` where `listKey` places it, and in the indexes: at the
+    /// front of a list whose keys decrease; after the block with the next lower key (found by the
+    /// list index) on one whose keys increase. Without a list index a block goes to the front: the
+    /// list order is then the size index's alone (best fit reads nothing else).
+    @inline(__always) func link(_ node: Int32, bin: Int, listKey: UInt64) {
+        let n = Int(node)
+        // (Optional chaining, not `if let`: no retain on this path.)
+        let before = listIndex?.insert(node, key: Self.indexKey(bin: bin, listKey: listKey), size: nodes[n].size) ?? -1
+        linkOrder?.insert(node, onList: bin, size: nodes[n].size)
+        sizeIndex?.insert(node, key: sizeKey(size: nodes[n].size, listKey: listKey), size: nodes[n].size)
+        let previous = listKeys == .increasing && before >= 0 && nodes[Int(before)].bin == Int32(bin) ? before : -1
+        linkOnList(node, bin: bin, after: previous)
+    }
+
+    /// Puts free block `node` in the place of free block `old` (which leaves its list unless it is
+    /// `node`) on the list and in the indexes, under `listKey`, which must keep the place: the
+    /// remainder of a split block on an address-ordered list.
+    @inline(__always) func replace(_ old: Int32, with node: Int32, listKey: UInt64) {
+        let o = Int(old), n = Int(node)
+        let bin = Int(nodes[o].bin)
+        assert(linkOrder == nil, "a LIFO list has no places to keep")
+        listIndex?.replace(old, with: node, key: Self.indexKey(bin: bin, listKey: listKey), size: nodes[n].size)
+        sizeIndex?.remove(old)
+        sizeIndex?.insert(node, key: sizeKey(size: nodes[n].size, listKey: listKey), size: nodes[n].size)
+        guard old != node else { return }
+        let previous = nodes[o].freePrevious, next = nodes[o].freeNext
+        nodes[n].bin = Int32(bin)
+        nodes[n].freePrevious = previous
+        nodes[n].freeNext = next
+        if previous >= 0 { nodes[Int(previous)].freeNext = node } else { heads[bin] = node }
+        if next >= 0 { nodes[Int(next)].freePrevious = node } else { tails[bin] = node }
+        nodes[o].freePrevious = -1
+        nodes[o].freeNext = -1
+        nodes[o].bin = -1
+        if rover == old { rover = node }
+    }
+
+    /// A block's key in the list index: bin, then list key.
+    @inline(__always) private static func indexKey(bin: Int, listKey: UInt64) -> UInt128 { UInt128(bin) << 64 | UInt128(listKey) }
+
+    /// A block's key in the size index: size, then place on its list.
+    @inline(__always) private func sizeKey(size: UInt64, listKey: UInt64) -> UInt128 {
+        UInt128(size) << 64 | UInt128(listKeys == .increasing ? listKey : ~listKey)
+    }
+
+    @inline(__always) private func linkOnList(_ node: Int32, bin: Int, after previous: Int32) {
+        let n = Int(node)
+        nodes[n].bin = Int32(bin)
+        nodes[n].freePrevious = previous
+        let next = previous < 0 ? heads[bin] : nodes[Int(previous)].freeNext
+        nodes[n].freeNext = next
+        if next >= 0 { nodes[Int(next)].freePrevious = node } else { tails[bin] = node }
+        if previous < 0 { heads[bin] = node } else { nodes[Int(previous)].freeNext = node }
+    }
+
+    /// Takes `node` off its free list (and out of the indexes).
     @inline(__always) func unlink(_ node: Int32) {
         let n = Int(node)
-        let previous = freePrevious[n], next = freeNext[n]
+        listIndex?.remove(node)
+        linkOrder?.remove(node)
+        sizeIndex?.remove(node)
+        let previous = nodes[n].freePrevious, next = nodes[n].freeNext
         if rover == node { rover = next }
-        if previous >= 0 { freeNext[Int(previous)] = next } else { heads[Int(binOf[n])] = next }
-        if next >= 0 { freePrevious[Int(next)] = previous } else { tails[Int(binOf[n])] = previous }
-        freePrevious[n] = -1
-        freeNext[n] = -1
-        binOf[n] = -1
-    }
-
-    /// The nearest free block below `node` in address order (walking the boundary tags), or -1.
-    func previousFreeBlock(before node: Int32) -> Int32 {
-        var p = physicalPrevious[Int(node)]
-        while p >= 0, !isFree[Int(p)] { p = physicalPrevious[Int(p)] }
-        return p
+        if previous >= 0 { nodes[Int(previous)].freeNext = next } else { heads[Int(nodes[n].bin)] = next }
+        if next >= 0 { nodes[Int(next)].freePrevious = previous } else { tails[Int(nodes[n].bin)] = previous }
+        nodes[n].freePrevious = -1
+        nodes[n].freeNext = -1
+        nodes[n].bin = -1
     }
 
     // MARK: Placing, splitting, coalescing
 
-    /// Marks free block `node` (already unlinked) used for a block of `needed` bytes, splitting off
-    /// the rest as a new free block (not linked) when it is at least the minimum block; returns it or -1.
+    /// Marks free block `node` used for a block of `needed` bytes, splitting off the rest as a new
+    /// free block (not linked) when it is at least the minimum block; returns it or -1. The caller
+    /// takes `node` off its list (before or after).
     @inline(__always) func place(_ node: Int32, needed: UInt64) -> Int32 {
         let n = Int(node)
-        isFree[n] = false
-        freeBytes &-= size[n]
-        let rest = size[n] &- needed
+        nodes[n].isFree = false
+        freeBytes &-= nodes[n].size
+        let rest = nodes[n].size &- needed
         guard rest >= Self.minimumBlockBytes else {
-            usedBytes &+= size[n]
+            usedBytes &+= nodes[n].size
             return -1
         }
-        size[n] = needed
+        nodes[n].size = needed
         usedBytes &+= needed
-        let remainder = newNode(start: start[n] &+ needed, size: rest)
+        let remainder = newNode(start: nodes[n].start &+ needed, size: rest)
         let r = Int(remainder)
-        isFree[r] = true
+        nodes[r].isFree = true
         freeBytes &+= rest
-        let next = physicalNext[n]
-        physicalPrevious[r] = node
-        physicalNext[r] = next
-        physicalNext[n] = remainder
-        if next >= 0 { physicalPrevious[Int(next)] = remainder } else { lastBlock = remainder }
+        let next = nodes[n].physicalNext
+        nodes[r].physicalPrevious = node
+        nodes[r].physicalNext = next
+        nodes[n].physicalNext = remainder
+        if next >= 0 { nodes[Int(next)].physicalPrevious = remainder } else { lastBlock = remainder }
         return remainder
     }
 
@@ -149,17 +235,17 @@ final class BlockHeap {
     /// their lists); returns the merged block, not linked.
     func release(_ node: Int32) -> Int32 {
         var n = Int(node)
-        isFree[n] = true
-        usedBytes &-= size[n]
-        freeBytes &+= size[n]
-        let next = physicalNext[n]
-        if next >= 0, isFree[Int(next)] {
+        nodes[n].isFree = true
+        usedBytes &-= nodes[n].size
+        freeBytes &+= nodes[n].size
+        let next = nodes[n].physicalNext
+        if next >= 0, nodes[Int(next)].isFree {
             unlink(next)
             absorb(next, into: node)
         }
-        let previous = physicalPrevious[n]
-        if previous >= 0, isFree[Int(previous)] {
-            if rover == previous { rover = freeNext[Int(previous)] }
+        let previous = nodes[n].physicalPrevious
+        if previous >= 0, nodes[Int(previous)].isFree {
+            if rover == previous { rover = nodes[Int(previous)].freeNext }
             unlink(previous)
             absorb(node, into: previous)
             n = Int(previous)
@@ -167,13 +253,45 @@ final class BlockHeap {
         return Int32(n)
     }
 
+    /// Like `release`, on a heap with one indexed address-ordered list (bin 0, list keys the
+    /// addresses), and puts the merged block on it: where it merged with a free neighbour it takes
+    /// that block's place, changing the indexes in place. Returns the merged block.
+    func releaseOntoAddressOrderedList(_ node: Int32) -> Int32 {
+        let n = Int(node)
+        nodes[n].isFree = true
+        usedBytes &-= nodes[n].size
+        freeBytes &+= nodes[n].size
+        let next = nodes[n].physicalNext, previous = nodes[n].physicalPrevious
+        let nextIsFree = next >= 0 && nodes[Int(next)].isFree
+        if previous >= 0, nodes[Int(previous)].isFree {
+            // The free block below grows over this one (and a free one above) and keeps its place.
+            if nextIsFree {
+                unlink(next)
+                absorb(next, into: node)
+            }
+            if rover == previous { rover = nodes[Int(previous)].freeNext }
+            absorb(node, into: previous)
+            replace(previous, with: previous, listKey: nodes[Int(previous)].start)
+            return previous
+        }
+        if nextIsFree {
+            // This block grows over the free one above and takes its place.
+            if rover == next { rover = nodes[Int(next)].freeNext }
+            absorb(next, into: node)
+            replace(next, with: node, listKey: nodes[n].start)
+            return node
+        }
+        link(node, bin: 0, listKey: nodes[n].start)
+        return node
+    }
+
     /// Merges block `upper` into its physical predecessor `lower` and recycles `upper`'s node.
     private func absorb(_ upper: Int32, into lower: Int32) {
         let u = Int(upper), l = Int(lower)
-        size[l] &+= size[u]
-        let next = physicalNext[u]
-        physicalNext[l] = next
-        if next >= 0 { physicalPrevious[Int(next)] = lower } else { lastBlock = lower }
+        nodes[l].size &+= nodes[u].size
+        let next = nodes[u].physicalNext
+        nodes[l].physicalNext = next
+        if next >= 0 { nodes[Int(next)].physicalPrevious = lower } else { lastBlock = lower }
         if rover == upper { rover = -1 }
         recycledNodes.append(upper)
     }
@@ -181,12 +299,12 @@ final class BlockHeap {
     /// Grows the heap so that a free block of at least `needed` bytes ends it, reusing a free last
     /// block; returns that block (taken off its list), or -1 when the heap limit forbids it.
     func extend(toFit needed: UInt64) -> Int32 {
-        if lastBlock >= 0, isFree[Int(lastBlock)] {
+        if lastBlock >= 0, nodes[Int(lastBlock)].isFree {
             let last = lastBlock, l = Int(last)
-            let growth = needed &- size[l]
+            let growth = needed &- nodes[l].size
             guard footprintBytes &+ growth <= limitBytes else { return -1 }
             unlink(last)
-            size[l] &+= growth
+            nodes[l].size &+= growth
             freeBytes &+= growth
             top &+= growth
             return last
@@ -194,10 +312,10 @@ final class BlockHeap {
         guard footprintBytes &+ needed <= limitBytes else { return -1 }
         let node = newNode(start: top, size: needed)
         let n = Int(node)
-        isFree[n] = true
+        nodes[n].isFree = true
         freeBytes &+= needed
-        physicalPrevious[n] = lastBlock
-        if lastBlock >= 0 { physicalNext[Int(lastBlock)] = node } else { firstBlock = node }
+        nodes[n].physicalPrevious = lastBlock
+        if lastBlock >= 0 { nodes[Int(lastBlock)].physicalNext = node } else { firstBlock = node }
         lastBlock = node
         top &+= needed
         return node
@@ -205,15 +323,18 @@ final class BlockHeap {
 
     // MARK: Views
 
-    /// The largest free block, scanning the lists from the highest non-empty bin down (bins are in
-    /// ascending size order, so the first non-empty one from the top holds the largest).
+    /// The largest free block: from an index when there is one, else scanning the lists from the
+    /// highest non-empty bin down (bins are in ascending size order, so the first non-empty one from
+    /// the top holds the largest).
     func largestFreeBlock() -> UInt64 {
+        if let index = listIndex ?? sizeIndex { return index.largestSize }
         for bin in stride(from: heads.count - 1, through: 0, by: -1) where heads[bin] >= 0 {
+            if let linkOrder, linkOrder.indexes(bin) { return linkOrder.largestSize(onList: bin) }
             var largest: UInt64 = 0
             var node = heads[bin]
             while node >= 0 {
-                largest = max(largest, size[Int(node)])
-                node = freeNext[Int(node)]
+                largest = max(largest, nodes[Int(node)].size)
+                node = nodes[Int(node)].freeNext
             }
             return largest
         }
@@ -231,14 +352,14 @@ final class BlockHeap {
         var node = firstBlock
         while node >= 0 {
             let n = Int(node)
-            blocks.append(HeapBlock(start: start[n], bytes: size[n], kind: isFree[n] ? .free : .used))
-            node = physicalNext[n]
+            blocks.append(HeapBlock(start: nodes[n].start, bytes: nodes[n].size, kind: nodes[n].isFree ? .free : .used))
+            node = nodes[n].physicalNext
         }
         return HeapSnapshot(regions: footprintBytes == 0 ? [] : [HeapRegion(start: base, bytes: footprintBytes, name: name)], blocks: blocks)
     }
 
     /// The payload address of a used block.
-    @inline(__always) func payloadAddress(_ node: Int32) -> UInt64 { start[Int(node)] &+ 8 }
+    @inline(__always) func payloadAddress(_ node: Int32) -> UInt64 { nodes[Int(node)].start &+ 8 }
 
     /// Checks the heap's invariants; `binFor` names the list each free block belongs on (nil: any),
     /// `addressOrdered` says the lists must be sorted by address.
@@ -248,22 +369,22 @@ final class BlockHeap {
         var previousFree = false
         while node >= 0 {
             let n = Int(node)
-            precondition(start[n] == cursor, "blocks are not contiguous at \(cursor)")
-            precondition(size[n] >= Self.minimumBlockBytes && size[n] % Self.alignment == 0, "bad block size \(size[n])")
-            precondition(physicalPrevious[n] == previous, "broken physical links")
-            if isFree[n] {
-                precondition(!previousFree, "two adjacent free blocks at \(start[n]) were not coalesced")
-                precondition(binOf[n] >= 0, "free block at \(start[n]) is on no list")
-                if let binFor { precondition(Int(binOf[n]) == binFor(size[n]), "free block of \(size[n]) bytes on the wrong list") }
-                free += size[n]
+            precondition(nodes[n].start == cursor, "blocks are not contiguous at \(cursor)")
+            precondition(nodes[n].size >= Self.minimumBlockBytes && nodes[n].size % Self.alignment == 0, "bad block size \(nodes[n].size)")
+            precondition(nodes[n].physicalPrevious == previous, "broken physical links")
+            if nodes[n].isFree {
+                precondition(!previousFree, "two adjacent free blocks at \(nodes[n].start) were not coalesced")
+                precondition(nodes[n].bin >= 0, "free block at \(nodes[n].start) is on no list")
+                if let binFor { precondition(Int(nodes[n].bin) == binFor(nodes[n].size), "free block of \(nodes[n].size) bytes on the wrong list") }
+                free += nodes[n].size
                 freeCount += 1
             } else {
-                used += size[n]
+                used += nodes[n].size
             }
-            previousFree = isFree[n]
-            cursor += size[n]
+            previousFree = nodes[n].isFree
+            cursor += nodes[n].size
             previous = node
-            node = physicalNext[n]
+            node = nodes[n].physicalNext
         }
         precondition(previous == lastBlock && cursor == top, "heap top out of step")
         precondition(used == usedBytes && free == freeBytes, "byte counters out of step")
@@ -272,16 +393,50 @@ final class BlockHeap {
             var node = heads[bin], last: UInt64 = 0, back: Int32 = -1
             while node >= 0 {
                 let n = Int(node)
-                precondition(isFree[n] && Int(binOf[n]) == bin && freePrevious[n] == back, "broken free list \(bin)")
-                if addressOrdered { precondition(start[n] > last || back < 0, "free list \(bin) is not in address order") }
-                last = start[n]
+                precondition(nodes[n].isFree && Int(nodes[n].bin) == bin && nodes[n].freePrevious == back, "broken free list \(bin)")
+                if addressOrdered { precondition(nodes[n].start > last || back < 0, "free list \(bin) is not in address order") }
+                last = nodes[n].start
                 back = node
                 listed += 1
-                node = freeNext[n]
+                node = nodes[n].freeNext
             }
             precondition(tails[bin] == back, "free list \(bin) tail out of step")
         }
         precondition(listed == freeCount, "\(freeCount) free blocks but \(listed) listed")
-        precondition(rover < 0 || isFree[Int(rover)], "next-fit rover on a used block")
+        if let linkOrder {
+            linkOrder.checkInvariants()
+            var indexed = 0
+            for bin in heads.indices where linkOrder.indexes(bin) {
+                var listedNodes: [Int32] = []
+                var node = heads[bin]
+                while node >= 0 {
+                    listedNodes.append(node)
+                    node = nodes[Int(node)].freeNext
+                }
+                precondition(linkOrder.nodes(onList: bin) == listedNodes, "link order differs from free list \(bin)")
+                indexed += listedNodes.count
+            }
+            precondition(linkOrder.count == indexed, "\(indexed) free blocks on indexed lists but \(linkOrder.count) indexed")
+        }
+        for index in [listIndex, sizeIndex].compactMap({ $0 }) {
+            index.checkInvariants()
+            precondition(index.count == listed, "\(listed) free blocks listed but \(index.count) indexed")
+            for bin in heads.indices {
+                var node = heads[bin], previousPlace: UInt64 = 0
+                while node >= 0 {
+                    precondition(index.contains(node), "free block at \(nodes[Int(node)].start) is not indexed")
+                    let key = index.key(of: node), low = UInt64(truncatingIfNeeded: key)
+                    precondition(key >> 64 == UInt128(index === listIndex ? UInt64(bin) : nodes[Int(node)].size), "free block at \(nodes[Int(node)].start) indexed under a stale bin or size")
+                    // The list is in index order unless only the size index orders it.
+                    if listIndex != nil || listKeys == .decreasing {
+                        let place = index === listIndex && listKeys == .decreasing ? ~low : low
+                        precondition(node == heads[bin] || place > previousPlace, "index order differs from free list \(bin)")
+                        previousPlace = place
+                    }
+                    node = nodes[Int(node)].freeNext
+                }
+            }
+        }
+        precondition(rover < 0 || nodes[Int(rover)].isFree, "next-fit rover on a used block")
     }
 }

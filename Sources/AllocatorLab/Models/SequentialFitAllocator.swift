@@ -4,6 +4,11 @@
 /// Blocks carry boundary tags, are split when the fit is bigger than needed, and merge with free
 /// neighbours when freed (see `BlockHeap`). The heap grows at its top when no free block fits and
 /// never shrinks.
+///
+/// The searches read an index that shadows the list instead of walking it: a `FreeBlockIndex` in
+/// address order (address-ordered first and next fit), a `LinkOrderIndex` in link order (LIFO first
+/// and next fit), or a `FreeBlockIndex` by size, then list place (best and worst fit). The block
+/// chosen is the one the walk would choose, found without the walk.
 public final class SequentialFitAllocator: AllocatorModel {
     /// Which free block serves a request.
     public enum Policy: String, CaseIterable, Sendable {
@@ -19,7 +24,7 @@ public final class SequentialFitAllocator: AllocatorModel {
 
     /// How freed blocks go on the list.
     public enum Ordering: String, CaseIterable, Sendable {
-        /// Sorted by address (finding the place walks back along the boundary tags).
+        /// Sorted by address.
         case addressOrdered = "address"
         /// Pushed at the front.
         case lifo
@@ -30,12 +35,25 @@ public final class SequentialFitAllocator: AllocatorModel {
     /// The free-list order.
     public let ordering: Ordering
     private let heap: BlockHeap
+    /// Whether the list itself is kept in address order (best and worst fit's order lives in their
+    /// size index).
+    private let keepsAddressOrder: Bool
+    /// Blocks put on a LIFO list so far (a block's list key there is its link number: newest first).
+    private var links: UInt64 = 0
 
     /// Creates an empty heap at `base` that may grow to `limitBytes`.
     public init(policy: Policy, ordering: Ordering, base: UInt64 = 0x10_0000, limitBytes: UInt64 = .max) {
         self.policy = policy
         self.ordering = ordering
-        heap = BlockHeap(base: base, binCount: 1, limitBytes: limitBytes)
+        // Best and worst fit search by size, and among equal sizes by list place (address, or
+        // newest first): that order is all they read, so their list itself need not be kept in
+        // order. First and next fit search in list order.
+        let bySize = policy == .bestFit || policy == .worstFit
+        keepsAddressOrder = ordering == .addressOrdered && !bySize
+        heap = BlockHeap(
+            base: base, binCount: 1, limitBytes: limitBytes,
+            listIndex: keepsAddressOrder, linkOrder: ordering == .lifo && !bySize, sizeIndex: bySize,
+            listKeys: ordering == .addressOrdered ? .increasing : .decreasing)
     }
 
     /// `first-fit`, `first-fit-lifo`, ...
@@ -45,109 +63,159 @@ public final class SequentialFitAllocator: AllocatorModel {
 
     public func allocate(_ bytes: UInt64) -> UInt64? {
         let needed = BlockHeap.blockBytes(for: bytes)
-        var node = search(needed)
-        var previous: Int32 = -1
-        if node >= 0 {
-            previous = heap.freePrevious[Int(node)]
-            heap.unlink(node)
-        } else {
-            // The top block is the highest free block: on an address-ordered list it goes last.
-            let last = heap.lastBlock
-            previous = last >= 0 && heap.isFree[Int(last)] ? heap.freePrevious[Int(last)] : heap.tails[0]
-            node = heap.extend(toFit: needed)
-            if node < 0 { return nil }
-        }
+        let found = search(needed)
+        // No fit: the heap grows (a free top block grows and leaves the list).
+        let node = found >= 0 ? found : heap.extend(toFit: needed)
+        guard node >= 0 else { return nil }
         let remainder = heap.place(node, needed: needed)
-        if remainder >= 0 {
-            // The remainder takes the block's place on an address-ordered list, the front on a LIFO one.
-            heap.link(remainder, bin: 0, after: ordering == .addressOrdered ? previous : -1)
-            if policy == .nextFit { heap.rover = remainder }
+        if found >= 0, remainder >= 0, keepsAddressOrder {
+            // A split block's remainder takes its place on an address-ordered list...
+            heap.replace(found, with: remainder, listKey: heap.nodes[Int(remainder)].start)
+        } else {
+            // ...else it goes on as a freed block would.
+            if found >= 0 { heap.unlink(found) }
+            if remainder >= 0 { addFree(remainder) }
         }
+        if remainder >= 0, policy == .nextFit { heap.rover = remainder }
         return UInt64(node) + 1
     }
 
+    /// The free block the policy picks for `needed` bytes, or -1: what walking the list gives.
     private func search(_ needed: UInt64) -> Int32 {
         switch policy {
         case .firstFit:
-            var node = heap.heads[0]
-            while node >= 0 {
-                if heap.size[Int(node)] >= needed { return node }
-                node = heap.freeNext[Int(node)]
-            }
-            return -1
+            return firstOnList(atLeast: needed, from: -1)
         case .nextFit:
-            let begin = heap.rover >= 0 ? heap.rover : heap.heads[0]
-            var node = begin
-            while node >= 0 {
-                if heap.size[Int(node)] >= needed { return node }
-                node = heap.freeNext[Int(node)]
+            // From the rover to the back of the list, then from the front.
+            if heap.rover >= 0 {
+                let node = firstOnList(atLeast: needed, from: heap.rover)
+                if node >= 0 { return node }
             }
-            node = heap.heads[0]
-            while node >= 0, node != begin {
-                if heap.size[Int(node)] >= needed { return node }
-                node = heap.freeNext[Int(node)]
-            }
-            return -1
-        case .bestFit, .worstFit:
-            var node = heap.heads[0], chosen: Int32 = -1, chosenSize: UInt64 = 0
-            while node >= 0 {
-                let s = heap.size[Int(node)]
-                if s >= needed {
-                    if chosen < 0 || (policy == .bestFit ? s < chosenSize : s > chosenSize) {
-                        chosen = node
-                        chosenSize = s
-                        if policy == .bestFit, s == needed { break }
-                    }
-                }
-                node = heap.freeNext[Int(node)]
-            }
-            return chosen
+            return firstOnList(atLeast: needed, from: -1)
+        case .bestFit:
+            // The smallest big enough, the first on the list among equals.
+            return heap.sizeIndex!.firstFit(atLeast: needed, from: UInt128(needed) << 64)
+        case .worstFit:
+            // The largest, the first on the list among equals.
+            let largest = heap.sizeIndex!.largestSize
+            return largest >= needed ? heap.sizeIndex!.firstFit(atLeast: largest, from: UInt128(largest) << 64) : -1
+        }
+    }
+
+    /// The first block on the list, from block `node` on (-1: from the front), of `needed` bytes or
+    /// more, or -1. List keys grow towards the back of an address-ordered list, the front of a LIFO one.
+    private func firstOnList(atLeast needed: UInt64, from node: Int32) -> Int32 {
+        if ordering == .addressOrdered {
+            return heap.listIndex!.firstFit(atLeast: needed, from: node < 0 ? 0 : heap.listIndex!.key(of: node))
+        }
+        return heap.linkOrder!.firstFit(onList: 0, atLeast: needed, from: node)
+    }
+
+    /// Puts free block `node` on the list: at its address place on an address-ordered list, at the
+    /// front of a LIFO one (and of best and worst fit's, whose order is their size index's).
+    private func addFree(_ node: Int32) {
+        if ordering == .addressOrdered {
+            heap.link(node, bin: 0, listKey: heap.nodes[Int(node)].start)
+        } else {
+            links &+= 1
+            heap.link(node, bin: 0, listKey: links)
         }
     }
 
     public func free(_ handle: UInt64, requestedBytes: UInt64) {
-        let merged = heap.release(Int32(handle - 1))
-        heap.link(merged, bin: 0, after: ordering == .addressOrdered ? heap.previousFreeBlock(before: merged) : -1)
+        let node = Int32(handle - 1)
+        if keepsAddressOrder {
+            _ = heap.releaseOntoAddressOrderedList(node)
+        } else {
+            addFree(heap.release(node))
+        }
     }
 
     public func occupancy() -> HeapOccupancy { heap.occupancy() }
     public func snapshot() -> HeapSnapshot { heap.snapshot() }
     public func address(of handle: UInt64) -> UInt64 { heap.payloadAddress(Int32(handle - 1)) }
-    public func checkInvariants() { heap.checkInvariants(binFor: { _ in 0 }, addressOrdered: ordering == .addressOrdered) }
+    public func checkInvariants() {
+        heap.checkInvariants(binFor: { _ in 0 }, addressOrdered: keepsAddressOrder)
+        guard ordering == .addressOrdered else { return }
+        let index = heap.listIndex ?? heap.sizeIndex!
+        var node = heap.heads[0]
+        while node >= 0 {
+            precondition(UInt64(truncatingIfNeeded: index.key(of: node)) == heap.nodes[Int(node)].start, "address-ordered list key is not the address")
+            node = heap.nodes[Int(node)].freeNext
+        }
+    }
 }
 
 /// Segregated free lists ("segregated fits", as in glibc's bins): one LIFO list per power-of-two size
 /// class (32-63 bytes, 64-127, ...), first fit within the request's class and then in larger classes;
 /// blocks split and coalesce as in `BlockHeap`.
+///
+/// The policy's lists are not walked. Any block of a larger class than the request's fits, so there
+/// the search takes the front of the first non-empty class. In the request's own class it needs the
+/// newest block that is big enough. Small classes (blocks under `exactListLimit` bytes) are kept as
+/// one LIFO list per exact size, and a class's list is those lists merged by link number: the newest
+/// big enough block is the newest of the fronts of the lists of sizes from the request's on (at most
+/// 32 to compare). Larger classes are single lists searched through a `LinkOrderIndex`.
 public final class SegregatedFitAllocator: AllocatorModel {
     /// The number of size classes; the last holds every larger block.
     public static let classCount = 24
+    /// Blocks below this many bytes (classes 0-4) sit on exact-size lists.
+    static let exactListLimit: UInt64 = 1024
+    /// The exact-size lists: sizes 32, 48, ..., 1008 bytes.
+    static let exactListCount = Int(exactListLimit / BlockHeap.alignment) - 2
+    /// The first class kept as one list.
+    static let firstWholeClass = sizeClass(exactListLimit)
     private let heap: BlockHeap
+    /// Blocks put on a list so far.
+    private var links: UInt64 = 0
+    /// Each free block's link number (index = node number): the higher, the nearer the front of its
+    /// class's list.
+    private var linkNumbers = UncheckedArray<UInt64>()
 
     /// Creates an empty heap at `base` that may grow to `limitBytes`.
     public init(base: UInt64 = 0x10_0000, limitBytes: UInt64 = .max) {
-        heap = BlockHeap(base: base, binCount: Self.classCount, limitBytes: limitBytes)
+        heap = BlockHeap(
+            base: base, binCount: Self.exactListCount + Self.classCount - Self.firstWholeClass, limitBytes: limitBytes,
+            linkOrder: true, linkOrderFrom: Self.exactListCount, listKeys: .decreasing)
     }
+
+    deinit { linkNumbers.deallocate() }
 
     /// `segregated`.
     public var name: String { "segregated" }
     /// Bytes of heap taken so far.
     public var footprintBytes: UInt64 { heap.footprintBytes }
 
-    /// The list a free block of `blockBytes` belongs on.
+    /// The policy's list a free block of `blockBytes` belongs on.
     @inline(__always) static func sizeClass(_ blockBytes: UInt64) -> Int { min(log2Floor(blockBytes) - 5, classCount - 1) }
+
+    /// The heap list a free block of `blockBytes` sits on: its exact-size list below
+    /// `exactListLimit`, else its class's list.
+    @inline(__always) static func list(_ blockBytes: UInt64) -> Int {
+        blockBytes < exactListLimit ? Int(blockBytes / BlockHeap.alignment) - 2 : exactListCount + sizeClass(blockBytes) - firstWholeClass
+    }
 
     public func allocate(_ bytes: UInt64) -> UInt64? {
         let needed = BlockHeap.blockBytes(for: bytes)
-        var found: Int32 = -1
-        var sizeClass = Self.sizeClass(needed)
-        while sizeClass < Self.classCount, found < 0 {
-            var node = heap.heads[sizeClass]
-            while node >= 0 {
-                if heap.size[Int(node)] >= needed { found = node; break }
-                node = heap.freeNext[Int(node)]
+        let sizeClass = Self.sizeClass(needed)
+        var found: Int32
+        if sizeClass < Self.firstWholeClass {
+            // The newest block of a size from `needed` to the end of its class...
+            found = newestFront(lists: Self.list(needed) ..< Self.list(2 << log2Floor(needed)))
+        } else {
+            let list = Self.list(needed)
+            found = heap.heads[list] >= 0 ? heap.linkOrder!.firstFit(onList: list, atLeast: needed, from: -1) : -1
+        }
+        // ...else the front of the next non-empty class.
+        var larger = sizeClass + 1
+        while found < 0, larger < Self.classCount {
+            if larger < Self.firstWholeClass {
+                let first = Self.list(1 << UInt64(larger + 5))
+                found = newestFront(lists: first ..< first + (1 << (larger + 1)))
+            } else {
+                found = heap.heads[Self.exactListCount + larger - Self.firstWholeClass]
             }
-            sizeClass += 1
+            larger += 1
         }
         if found >= 0 {
             heap.unlink(found)
@@ -156,19 +224,50 @@ public final class SegregatedFitAllocator: AllocatorModel {
             if found < 0 { return nil }
         }
         let remainder = heap.place(found, needed: needed)
-        if remainder >= 0 { heap.link(remainder, bin: Self.sizeClass(heap.size[Int(remainder)]), after: -1) }
+        if remainder >= 0 { addFree(remainder) }
         return UInt64(found) + 1
     }
 
+    /// The most recently linked of the blocks at the fronts of exact-size lists `lists`, or -1.
+    @inline(__always) private func newestFront(lists: Range<Int>) -> Int32 {
+        var newest: Int32 = -1, newestLink: UInt64 = 0
+        for list in lists {
+            let node = heap.heads[list]
+            if node >= 0, linkNumbers[Int(node)] > newestLink {
+                newest = node
+                newestLink = linkNumbers[Int(node)]
+            }
+        }
+        return newest
+    }
+
+    /// Puts free block `node` at the front of its list.
+    private func addFree(_ node: Int32) {
+        links &+= 1
+        while linkNumbers.count <= Int(node) { linkNumbers.append(0) }
+        linkNumbers[Int(node)] = links
+        heap.link(node, bin: Self.list(heap.nodes[Int(node)].size), listKey: links)
+    }
+
     public func free(_ handle: UInt64, requestedBytes: UInt64) {
-        let merged = heap.release(Int32(handle - 1))
-        heap.link(merged, bin: Self.sizeClass(heap.size[Int(merged)]), after: -1)
+        addFree(heap.release(Int32(handle - 1)))
     }
 
     public func occupancy() -> HeapOccupancy { heap.occupancy() }
     public func snapshot() -> HeapSnapshot { heap.snapshot() }
     public func address(of handle: UInt64) -> UInt64 { heap.payloadAddress(Int32(handle - 1)) }
-    public func checkInvariants() { heap.checkInvariants(binFor: Self.sizeClass, addressOrdered: false) }
+    public func checkInvariants() {
+        heap.checkInvariants(binFor: Self.list, addressOrdered: false)
+        // Each list runs newest first.
+        for list in heap.heads.indices {
+            var node = heap.heads[list], previous = UInt64.max
+            while node >= 0 {
+                precondition(linkNumbers[Int(node)] < previous, "list \(list) is not newest first")
+                previous = linkNumbers[Int(node)]
+                node = heap.nodes[Int(node)].freeNext
+            }
+        }
+    }
 }
 
 /// Two-Level Segregated Fit (Masmano et al.): free lists indexed by a first level (power of two) and
@@ -241,14 +340,14 @@ public final class TLSFAllocator: AllocatorModel {
     }
 
     private func insert(_ node: Int32) {
-        let (f, s) = Self.mapping(heap.size[Int(node)])
+        let (f, s) = Self.mapping(heap.nodes[Int(node)].size)
         heap.link(node, bin: f << Self.secondLevelBits | s, after: -1)
         firstLevelMap |= 1 << UInt64(f)
         secondLevelMaps[f] |= 1 << UInt32(s)
     }
 
     private func remove(_ node: Int32) {
-        let bin = Self.bin(heap.size[Int(node)])
+        let bin = Self.bin(heap.nodes[Int(node)].size)
         heap.unlink(node)
         if heap.heads[bin] < 0 { clearBit(bin) }
     }
@@ -278,9 +377,9 @@ public final class TLSFAllocator: AllocatorModel {
     public func free(_ handle: UInt64, requestedBytes: UInt64) {
         let node = Int32(handle - 1)
         // Neighbours leave their lists inside `release`; note their bins to clear emptied bits.
-        let next = heap.physicalNext[Int(node)], previous = heap.physicalPrevious[Int(node)]
-        let nextBin = next >= 0 && heap.isFree[Int(next)] ? Self.bin(heap.size[Int(next)]) : -1
-        let previousBin = previous >= 0 && heap.isFree[Int(previous)] ? Self.bin(heap.size[Int(previous)]) : -1
+        let next = heap.nodes[Int(node)].physicalNext, previous = heap.nodes[Int(node)].physicalPrevious
+        let nextBin = next >= 0 && heap.nodes[Int(next)].isFree ? Self.bin(heap.nodes[Int(next)].size) : -1
+        let previousBin = previous >= 0 && heap.nodes[Int(previous)].isFree ? Self.bin(heap.nodes[Int(previous)].size) : -1
         let merged = heap.release(node)
         if nextBin >= 0, heap.heads[nextBin] < 0 { clearBit(nextBin) }
         if previousBin >= 0, heap.heads[previousBin] < 0 { clearBit(previousBin) }

@@ -1,0 +1,585 @@
+/// An ordered index over free blocks that answers the free-list models' fit searches without
+/// walking the lists.
+///
+/// Each entry is a free block (a `BlockHeap` node) with an order key and a size in bytes. The key
+/// says where the block stands on the list the index shadows (its address on an address-ordered
+/// list, or its size before its place on the list for best and worst fit); keys are unique. The
+/// index finds the first block at or after a key that holds a request (first, next, best and worst
+/// fit), the block just before a key (where a freed block goes on an address-ordered list) and the
+/// largest block, in O(log n) plus scans of a few short arrays, where the list walk it replaces is
+/// O(n).
+///
+/// (LIFO lists are indexed by `LinkOrderIndex`.)
+///
+/// Layout: a B+ tree of fixed height three. Leaves ("chunks") hold up to `chunkCapacity` entries
+/// sorted by key; inner nodes hold up to `innerCapacity` chunks in key order with each one's last
+/// key and largest size; the root lists the inner nodes the same way. A search skips every inner
+/// node and chunk whose largest block is too small. Nodes split when full and merge with a
+/// neighbour when sparse; their storage ("slabs") is recycled.
+final class FreeBlockIndex {
+    /// Entries per chunk at most.
+    static let chunkCapacity = 64
+    /// Chunks per inner node at most.
+    static let innerCapacity = 64
+
+    /// A chunk's entry count and where it sits: its inner node and its place there.
+    private struct Chunk {
+        var count: Int
+        var inner: Int
+        var child: Int
+    }
+
+    /// An indexed node's key and chunk.
+    private struct Member {
+        var key: UInt128
+        var chunk: Int32
+    }
+
+    // Chunks: slab `s` holds its entries, sorted by key, at `s * chunkCapacity ..< s *
+    // chunkCapacity + chunks[s].count`, in three parallel arrays.
+    private var keys = UncheckedArray<UInt128>()
+    private var sizes = UncheckedArray<UInt64>()
+    private var nodes = UncheckedArray<Int32>()
+    private var chunks = UncheckedArray<Chunk>()
+    private var spareChunks = UncheckedArray<Int>()
+
+    // Inner nodes: slab `i` lists its chunks at `i * innerCapacity ..< i * innerCapacity +
+    // childCount[i]`: each chunk's slab, last key and largest size.
+    private var childChunk = UncheckedArray<Int>()
+    private var childLastKey = UncheckedArray<UInt128>()
+    private var childLargest = UncheckedArray<UInt64>()
+    private var childCount = UncheckedArray<Int>()
+    /// Each inner node's root position.
+    private var rootOf = UncheckedArray<Int>()
+    private var spareInners = UncheckedArray<Int>()
+
+    // The root: the inner nodes in key order, with each one's last key and largest size.
+    private var rootInner = UncheckedArray<Int>()
+    private var rootLastKey = UncheckedArray<UInt128>()
+    private var rootLargest = UncheckedArray<UInt64>()
+
+    /// Per node (index = node number): its key and chunk (-1: not indexed).
+    private var members = UncheckedArray<Member>()
+
+    /// The number of blocks indexed.
+    private(set) var count = 0
+
+    /// Creates an empty index.
+    init() {}
+
+    deinit {
+        keys.deallocate()
+        sizes.deallocate()
+        nodes.deallocate()
+        chunks.deallocate()
+        spareChunks.deallocate()
+        childChunk.deallocate()
+        childLastKey.deallocate()
+        childLargest.deallocate()
+        childCount.deallocate()
+        rootOf.deallocate()
+        spareInners.deallocate()
+        rootInner.deallocate()
+        rootLastKey.deallocate()
+        rootLargest.deallocate()
+        members.deallocate()
+    }
+
+    /// Whether `node` is indexed.
+    func contains(_ node: Int32) -> Bool { Int(node) < members.count && members[Int(node)].chunk >= 0 }
+
+    /// The order key of `node`, which must be indexed.
+    @inline(__always) func key(of node: Int32) -> UInt128 {
+        assert(contains(node), "node \(node) is not indexed")
+        return members[Int(node)].key
+    }
+
+    /// The largest size indexed, in bytes (0 when empty).
+    var largestSize: UInt64 { Self.largest(in: rootLargest.buffer) }
+
+    // MARK: Queries
+
+    /// The first block in key order whose key is `key` or more and whose size is `bytes` or more,
+    /// or -1.
+    func firstFit(atLeast bytes: UInt64, from key: UInt128) -> Int32 {
+        guard let at = locate(key) else { return -1 }
+        if childLargest[at.slot] >= bytes {
+            let found = scanForward(at.chunk, from: lowerBound(key, inChunk: at.chunk), atLeast: bytes)
+            if found >= 0 { return found }
+        }
+        var child = at.child + 1, r = at.root
+        while r < rootInner.count {
+            if r > at.root { child = 0 }
+            if rootLargest[r] >= bytes {
+                let inner = rootInner[r]
+                while child < childCount[inner] {
+                    let slot = inner * Self.innerCapacity + child
+                    if childLargest[slot] >= bytes { return scanForward(childChunk[slot], from: 0, atLeast: bytes) }
+                    child += 1
+                }
+            }
+            r += 1
+        }
+        return -1
+    }
+
+    /// The block with the largest key below `key`, or -1.
+    func last(before key: UInt128) -> Int32 {
+        if let at = locate(key) {
+            let i = lowerBound(key, inChunk: at.chunk)
+            if i > 0 { return nodes[at.chunk * Self.chunkCapacity + i - 1] }
+            return lastNode(before: at)
+        }
+        guard !rootInner.isEmpty else { return -1 }
+        let chunk = lastLocation().chunk
+        return nodes[chunk * Self.chunkCapacity + chunks[chunk].count - 1]
+    }
+
+    /// Every indexed block in key order (for checks and tests).
+    var nodesInOrder: [Int32] {
+        var order: [Int32] = []
+        for inner in rootInner.buffer {
+            for slot in inner * Self.innerCapacity ..< inner * Self.innerCapacity + childCount[inner] {
+                let chunk = childChunk[slot]
+                order += (0 ..< chunks[chunk].count).map { nodes[chunk * Self.chunkCapacity + $0] }
+            }
+        }
+        return order
+    }
+
+    // MARK: Changes
+
+    /// Adds free block `node` (not indexed yet) with a key no indexed block has and its size in
+    /// bytes; returns the block now just before it in key order, or -1.
+    @discardableResult
+    func insert(_ node: Int32, key: UInt128, size: UInt64) -> Int32 {
+        let n = Int(node)
+        growNodes(to: n)
+        assert(members[n].chunk < 0, "node \(node) is indexed twice")
+        if rootInner.isEmpty {
+            let inner = newInner(), chunk = newChunk()
+            childChunk[inner * Self.innerCapacity] = chunk
+            childLastKey[inner * Self.innerCapacity] = key
+            childLargest[inner * Self.innerCapacity] = 0
+            childCount[inner] = 1
+            chunks[chunk].inner = inner
+            chunks[chunk].child = 0
+            rootInner.append(inner)
+            rootLastKey.append(key)
+            rootLargest.append(0)
+            rootOf[inner] = 0
+        }
+        // A key above every other (a LIFO link number) goes at the end of the last chunk.
+        let atEnd = key > rootLastKey[rootLastKey.count - 1]
+        var at = atEnd ? lastLocation() : locate(key)!
+        if chunks[at.chunk].count == Self.chunkCapacity {
+            splitChunk(at)
+            at = atEnd ? lastLocation() : locate(key)!
+        }
+        let offset = atEnd ? chunks[at.chunk].count : lowerBound(key, inChunk: at.chunk)
+        let entry = at.chunk * Self.chunkCapacity + offset, moving = chunks[at.chunk].count - offset
+        Self.shift(keys, from: entry, count: moving, by: 1)
+        Self.shift(sizes, from: entry, count: moving, by: 1)
+        Self.shift(nodes, from: entry, count: moving, by: 1)
+        keys[entry] = key
+        sizes[entry] = size
+        nodes[entry] = node
+        chunks[at.chunk].count += 1
+        if moving == 0 { setLastKey(at, key) }
+        raiseLargest(at, to: size)
+        members[n].chunk = Int32(at.chunk)
+        members[n].key = key
+        count += 1
+        return offset > 0 ? nodes[entry - 1] : lastNode(before: at)
+    }
+
+    /// Removes `node`, which must be indexed.
+    func remove(_ node: Int32) {
+        let n = Int(node)
+        assert(contains(node), "node \(node) is not indexed")
+        let at = location(of: node)
+        let offset = lowerBound(members[n].key, inChunk: at.chunk)
+        let entry = at.chunk * Self.chunkCapacity + offset, moving = chunks[at.chunk].count - offset - 1
+        assert(nodes[entry] == node, "index entry out of step for node \(node)")
+        let size = sizes[entry]
+        Self.shift(keys, from: entry + 1, count: moving, by: -1)
+        Self.shift(sizes, from: entry + 1, count: moving, by: -1)
+        Self.shift(nodes, from: entry + 1, count: moving, by: -1)
+        chunks[at.chunk].count -= 1
+        members[n].chunk = -1
+        count -= 1
+        let left = chunks[at.chunk].count
+        if left == 0 {
+            spareChunks.append(at.chunk)
+            removeChild(at)
+            return
+        }
+        if moving == 0 { setLastKey(at, keys[entry - 1]) }
+        if size == childLargest[at.slot] { lowerLargest(at) }
+        if left < Self.chunkCapacity / 4 { mergeChunkIfSparse(at) }
+    }
+
+    /// Puts `node` (not indexed, or `old` itself) in the place of `old` (indexed) with key `key` and
+    /// `size` bytes; the key must fall between the keys of `old`'s neighbours (a split block's
+    /// remainder or a merged block on an address-ordered list keeps the place). Cheaper than a
+    /// removal and an insertion.
+    func replace(_ old: Int32, with node: Int32, key: UInt128, size: UInt64) {
+        assert(contains(old), "node \(old) is not indexed")
+        let at = location(of: old)
+        let offset = lowerBound(members[Int(old)].key, inChunk: at.chunk), entry = at.chunk * Self.chunkCapacity + offset
+        assert(nodes[entry] == old, "index entry out of step for node \(old)")
+        assert(fitsInPlace(of: old, key: key), "replacement key out of place")
+        members[Int(old)].chunk = -1
+        growNodes(to: Int(node))
+        members[Int(node)].chunk = Int32(at.chunk)
+        members[Int(node)].key = key
+        let oldSize = sizes[entry]
+        keys[entry] = key
+        sizes[entry] = size
+        nodes[entry] = node
+        if offset + 1 == chunks[at.chunk].count { setLastKey(at, key) }
+        if size > oldSize {
+            raiseLargest(at, to: size)
+        } else if size < oldSize, oldSize == childLargest[at.slot] {
+            lowerLargest(at)
+        }
+    }
+
+    /// Whether `key` falls between the keys of `old`'s neighbours (for checks).
+    private func fitsInPlace(of old: Int32, key: UInt128) -> Bool {
+        let oldKey = members[Int(old)].key
+        let previous = last(before: oldKey), next = oldKey == .max ? -1 : firstFit(atLeast: 0, from: oldKey + 1)
+        return (previous < 0 || members[Int(previous)].key < key) && (next < 0 || key < members[Int(next)].key)
+    }
+
+    // MARK: Finding places
+
+    /// Where a chunk sits: its root position, inner node and place there, and its slab.
+    private struct Location {
+        var root: Int
+        var inner: Int
+        var child: Int
+        var chunk: Int
+        /// The chunk's place in the inner node arrays.
+        var slot: Int { inner * FreeBlockIndex.innerCapacity + child }
+    }
+
+    /// The chunk holding the first key that is `key` or more, or nil when every key is below.
+    @inline(__always) private func locate(_ key: UInt128) -> Location? {
+        let r = Self.lowerBound(key, in: rootLastKey.buffer)
+        guard r < rootInner.count else { return nil }
+        let inner = rootInner[r]
+        let base = inner * Self.innerCapacity
+        let child = Self.lowerBound(key, in: UnsafeMutableBufferPointer(rebasing: childLastKey.buffer[base ..< base + childCount[inner]]))
+        return Location(root: r, inner: inner, child: child, chunk: childChunk[base + child])
+    }
+
+    /// The chunk holding indexed `node`.
+    @inline(__always) private func location(of node: Int32) -> Location {
+        let chunk = Int(members[Int(node)].chunk), inner = chunks[chunk].inner
+        return Location(root: rootOf[inner], inner: inner, child: chunks[chunk].child, chunk: chunk)
+    }
+
+    /// Makes room in the per-node arrays for node number `n`.
+    @inline(__always) private func growNodes(to n: Int) {
+        while members.count <= n { members.append(Member(key: 0, chunk: -1)) }
+    }
+
+    /// The last chunk (the index must not be empty).
+    private func lastLocation() -> Location {
+        let r = rootInner.count - 1, inner = rootInner[r], child = childCount[inner] - 1
+        return Location(root: r, inner: inner, child: child, chunk: childChunk[inner * Self.innerCapacity + child])
+    }
+
+    /// The last node of the chunk before the one at `at`, or -1.
+    private func lastNode(before at: Location) -> Int32 {
+        var chunk = -1
+        if at.child > 0 {
+            chunk = childChunk[at.slot - 1]
+        } else if at.root > 0 {
+            let inner = rootInner[at.root - 1]
+            chunk = childChunk[inner * Self.innerCapacity + childCount[inner] - 1]
+        }
+        return chunk < 0 ? -1 : nodes[chunk * Self.chunkCapacity + chunks[chunk].count - 1]
+    }
+
+    /// The offset in `chunk` of its first entry whose key is `key` or more.
+    @inline(__always) private func lowerBound(_ key: UInt128, inChunk chunk: Int) -> Int {
+        let base = chunk * Self.chunkCapacity
+        return Self.lowerBound(key, in: UnsafeMutableBufferPointer(rebasing: keys.buffer[base ..< base + chunks[chunk].count]))
+    }
+
+    /// The first offset in sorted `keys` whose key is `key` or more: a binary search whose steps
+    /// depend only on the count, each a conditional move rather than a branch to mispredict.
+    @inline(__always) private static func lowerBound(_ key: UInt128, in keys: UnsafeMutableBufferPointer<UInt128>) -> Int {
+        var low = 0, length = keys.count
+        if length == 0 { return 0 }
+        while length > 1 {
+            let half = length &>> 1
+            low = keys[low &+ half &- 1] < key ? low &+ half : low
+            length &-= half
+        }
+        return keys[low] < key ? low &+ 1 : low
+    }
+
+    /// The first entry of `chunk` from offset `offset` on whose size is `bytes` or more, or -1.
+    @inline(__always) private func scanForward(_ chunk: Int, from offset: Int, atLeast bytes: UInt64) -> Int32 {
+        let base = chunk * Self.chunkCapacity, end = base + chunks[chunk].count
+        for j in base + offset ..< end where sizes[j] >= bytes { return nodes[j] }
+        return -1
+    }
+
+    // MARK: Keeping summaries
+
+    /// The largest of `values` (0 when empty).
+    @inline(__always) private static func largest(in values: UnsafeMutableBufferPointer<UInt64>) -> UInt64 {
+        var largest: UInt64 = 0
+        for value in values { largest = max(largest, value) }
+        return largest
+    }
+
+    private func largestEntry(inChunk chunk: Int) -> UInt64 {
+        let base = chunk * Self.chunkCapacity
+        return Self.largest(in: UnsafeMutableBufferPointer(rebasing: sizes.buffer[base ..< base + chunks[chunk].count]))
+    }
+
+    private func largestChild(ofInner inner: Int) -> UInt64 {
+        let base = inner * Self.innerCapacity
+        return Self.largest(in: UnsafeMutableBufferPointer(rebasing: childLargest.buffer[base ..< base + childCount[inner]]))
+    }
+
+    /// Records `key` as the last key of the chunk at `at` (and of its inner node when it is the last
+    /// chunk there).
+    @inline(__always) private func setLastKey(_ at: Location, _ key: UInt128) {
+        childLastKey[at.slot] = key
+        if at.child == childCount[at.inner] - 1 { rootLastKey[at.root] = key }
+    }
+
+    /// Raises the largest size of the chunk at `at` (and of its inner node) to `size` if smaller.
+    @inline(__always) private func raiseLargest(_ at: Location, to size: UInt64) {
+        guard size > childLargest[at.slot] else { return }
+        childLargest[at.slot] = size
+        if size > rootLargest[at.root] { rootLargest[at.root] = size }
+    }
+
+    /// Recomputes the largest size of the chunk at `at` (and of its inner node) after its largest
+    /// entry left or shrank.
+    private func lowerLargest(_ at: Location) {
+        let old = childLargest[at.slot]
+        childLargest[at.slot] = largestEntry(inChunk: at.chunk)
+        if old == rootLargest[at.root] { rootLargest[at.root] = largestChild(ofInner: at.inner) }
+    }
+
+    // MARK: Splitting and merging
+
+    /// Moves `count` elements of `array` starting at `start` by `distance` places (overlap allowed).
+    @inline(__always) private static func shift<T>(_ array: UncheckedArray<T>, from start: Int, count: Int, by distance: Int) {
+        guard count > 0 else { return }
+        let base = array.buffer.baseAddress!
+        (base + start + distance).update(from: base + start, count: count)
+    }
+
+    private func newChunk() -> Int {
+        if let chunk = spareChunks.popLast() { return chunk }
+        keys.append(repeating: 0, count: Self.chunkCapacity)
+        sizes.append(repeating: 0, count: Self.chunkCapacity)
+        nodes.append(repeating: -1, count: Self.chunkCapacity)
+        chunks.append(Chunk(count: 0, inner: -1, child: -1))
+        return chunks.count - 1
+    }
+
+    private func newInner() -> Int {
+        if let inner = spareInners.popLast() { return inner }
+        childChunk.append(repeating: -1, count: Self.innerCapacity)
+        childLastKey.append(repeating: 0, count: Self.innerCapacity)
+        childLargest.append(repeating: 0, count: Self.innerCapacity)
+        childCount.append(0)
+        rootOf.append(-1)
+        return childCount.count - 1
+    }
+
+    /// Moves `count` entries from offset `source` to the end of chunk `chunk`.
+    private func moveEntries(_ count: Int, from source: Int, toEndOf chunk: Int) {
+        let destination = chunk * Self.chunkCapacity + chunks[chunk].count
+        (keys.buffer.baseAddress! + destination).update(from: keys.buffer.baseAddress! + source, count: count)
+        (sizes.buffer.baseAddress! + destination).update(from: sizes.buffer.baseAddress! + source, count: count)
+        (nodes.buffer.baseAddress! + destination).update(from: nodes.buffer.baseAddress! + source, count: count)
+        for j in destination ..< destination + count { members[Int(nodes[j])].chunk = Int32(chunk) }
+        chunks[chunk].count += count
+    }
+
+    /// Moves `count` children from slot `source` to the end of inner node `inner`.
+    private func moveChildren(_ count: Int, from source: Int, toEndOf inner: Int) {
+        let destination = inner * Self.innerCapacity + childCount[inner]
+        (childChunk.buffer.baseAddress! + destination).update(from: childChunk.buffer.baseAddress! + source, count: count)
+        (childLastKey.buffer.baseAddress! + destination).update(from: childLastKey.buffer.baseAddress! + source, count: count)
+        (childLargest.buffer.baseAddress! + destination).update(from: childLargest.buffer.baseAddress! + source, count: count)
+        let first = childCount[inner]
+        childCount[inner] += count
+        renumberChildren(of: inner, from: first)
+    }
+
+    /// Records where the chunks of inner node `inner` sit, from place `child` on.
+    private func renumberChildren(of inner: Int, from child: Int) {
+        for k in child ..< childCount[inner] {
+            let chunk = childChunk[inner * Self.innerCapacity + k]
+            chunks[chunk].inner = inner
+            chunks[chunk].child = k
+        }
+    }
+
+    /// Records the root positions of the inner nodes from position `r` on.
+    private func renumberRoot(from r: Int) {
+        for q in r ..< rootInner.count { rootOf[rootInner[q]] = q }
+    }
+
+    /// Splits the full chunk at `at`: its upper half moves to a new chunk just after it.
+    private func splitChunk(_ at: Location) {
+        let upper = newChunk(), half = Self.chunkCapacity / 2
+        moveEntries(Self.chunkCapacity - half, from: at.chunk * Self.chunkCapacity + half, toEndOf: upper)
+        chunks[at.chunk].count = half
+        let upperLastKey = childLastKey[at.slot]
+        childLastKey[at.slot] = keys[at.chunk * Self.chunkCapacity + half - 1]
+        childLargest[at.slot] = largestEntry(inChunk: at.chunk)
+        insertChild(after: at, chunk: upper, lastKey: upperLastKey, largest: largestEntry(inChunk: upper))
+    }
+
+    /// Puts `chunk` into the tree just after the chunk at `at`, splitting a full inner node.
+    private func insertChild(after at: Location, chunk: Int, lastKey: UInt128, largest: UInt64) {
+        var root = at.root, inner = at.inner, child = at.child + 1
+        if childCount[inner] == Self.innerCapacity {
+            let half = Self.innerCapacity / 2
+            let upper = newInner()
+            moveChildren(Self.innerCapacity - half, from: inner * Self.innerCapacity + half, toEndOf: upper)
+            childCount[inner] = half
+            rootInner.insert(upper, at: root + 1)
+            rootLastKey.insert(rootLastKey[root], at: root + 1)
+            rootLargest.insert(largestChild(ofInner: upper), at: root + 1)
+            renumberRoot(from: root + 1)
+            rootLastKey[root] = childLastKey[inner * Self.innerCapacity + half - 1]
+            rootLargest[root] = largestChild(ofInner: inner)
+            if child > half {
+                root += 1
+                inner = upper
+                child -= half
+            }
+        }
+        let slot = inner * Self.innerCapacity + child, moving = childCount[inner] - child
+        Self.shift(childChunk, from: slot, count: moving, by: 1)
+        Self.shift(childLastKey, from: slot, count: moving, by: 1)
+        Self.shift(childLargest, from: slot, count: moving, by: 1)
+        childChunk[slot] = chunk
+        childLastKey[slot] = lastKey
+        childLargest[slot] = largest
+        childCount[inner] += 1
+        renumberChildren(of: inner, from: child)
+        if moving == 0 { rootLastKey[root] = lastKey }
+        rootLargest[root] = max(rootLargest[root], largest)
+    }
+
+    /// Takes the chunk at `at` out of its inner node (its storage is the caller's), dropping an
+    /// inner node left empty and merging one left sparse.
+    private func removeChild(_ at: Location) {
+        let moving = childCount[at.inner] - at.child - 1
+        Self.shift(childChunk, from: at.slot + 1, count: moving, by: -1)
+        Self.shift(childLastKey, from: at.slot + 1, count: moving, by: -1)
+        Self.shift(childLargest, from: at.slot + 1, count: moving, by: -1)
+        childCount[at.inner] -= 1
+        renumberChildren(of: at.inner, from: at.child)
+        let left = childCount[at.inner]
+        if left == 0 {
+            rootInner.remove(at: at.root)
+            rootLastKey.remove(at: at.root)
+            rootLargest.remove(at: at.root)
+            renumberRoot(from: at.root)
+            spareInners.append(at.inner)
+            return
+        }
+        if moving == 0 { rootLastKey[at.root] = childLastKey[at.slot - 1] }
+        rootLargest[at.root] = largestChild(ofInner: at.inner)
+        if left < Self.innerCapacity / 4 { mergeInnerIfSparse(at.root) }
+    }
+
+    /// Merges the sparse chunk at `at` with a neighbour in its inner node when the two fit in three
+    /// quarters of a chunk (so that the merged chunk does not split again at once).
+    private func mergeChunkIfSparse(_ at: Location) {
+        let limit = Self.chunkCapacity * 3 / 4, size = chunks[at.chunk].count
+        var lower = at
+        if at.child + 1 < childCount[at.inner], size + chunks[childChunk[at.slot + 1]].count <= limit {
+            lower = at
+        } else if at.child > 0, size + chunks[childChunk[at.slot - 1]].count <= limit {
+            lower.child -= 1
+            lower.chunk = childChunk[lower.slot]
+        } else {
+            return
+        }
+        var upper = lower
+        upper.child += 1
+        upper.chunk = childChunk[upper.slot]
+        moveEntries(chunks[upper.chunk].count, from: upper.chunk * Self.chunkCapacity, toEndOf: lower.chunk)
+        chunks[upper.chunk].count = 0
+        childLastKey[lower.slot] = childLastKey[upper.slot]
+        childLargest[lower.slot] = max(childLargest[lower.slot], childLargest[upper.slot])
+        spareChunks.append(upper.chunk)
+        removeChild(upper)
+    }
+
+    /// Merges the sparse inner node at root position `r` with a neighbour when the two fit in three
+    /// quarters of an inner node.
+    private func mergeInnerIfSparse(_ r: Int) {
+        let limit = Self.innerCapacity * 3 / 4, size = childCount[rootInner[r]]
+        let lower: Int
+        if r + 1 < rootInner.count, size + childCount[rootInner[r + 1]] <= limit {
+            lower = r
+        } else if r > 0, size + childCount[rootInner[r - 1]] <= limit {
+            lower = r - 1
+        } else {
+            return
+        }
+        let into = rootInner[lower], from = rootInner[lower + 1]
+        moveChildren(childCount[from], from: from * Self.innerCapacity, toEndOf: into)
+        childCount[from] = 0
+        rootLastKey[lower] = rootLastKey[lower + 1]
+        rootLargest[lower] = max(rootLargest[lower], rootLargest[lower + 1])
+        rootInner.remove(at: lower + 1)
+        rootLastKey.remove(at: lower + 1)
+        rootLargest.remove(at: lower + 1)
+        renumberRoot(from: lower + 1)
+        spareInners.append(from)
+    }
+
+    // MARK: Invariants
+
+    /// Traps when the index is inconsistent: keys out of order, a stale last key or largest size at
+    /// any level, an empty node, or a count out of step.
+    func checkInvariants() {
+        var previous: UInt128? = nil
+        var total = 0
+        for r in rootInner.indices {
+            let inner = rootInner[r]
+            precondition(rootOf[inner] == r, "inner node \(r) thinks it is at \(rootOf[inner])")
+            precondition(childCount[inner] > 0 && childCount[inner] <= Self.innerCapacity, "inner node \(r) holds \(childCount[inner]) chunks")
+            var innerLargest: UInt64 = 0
+            for slot in inner * Self.innerCapacity ..< inner * Self.innerCapacity + childCount[inner] {
+                let chunk = childChunk[slot], base = chunk * Self.chunkCapacity
+                precondition(chunks[chunk].inner == inner && chunks[chunk].child == slot - inner * Self.innerCapacity, "a chunk does not know where it is")
+                precondition(chunks[chunk].count > 0 && chunks[chunk].count <= Self.chunkCapacity, "a chunk holds \(chunks[chunk].count) entries")
+                var largest: UInt64 = 0
+                for j in base ..< base + chunks[chunk].count {
+                    if let previous { precondition(previous < keys[j], "keys out of order") }
+                    previous = keys[j]
+                    largest = max(largest, sizes[j])
+                    let node = Int(nodes[j])
+                    precondition(members[node].chunk == Int32(chunk) && members[node].key == keys[j], "node \(node) out of step with its entry")
+                    total += 1
+                }
+                precondition(childLastKey[slot] == keys[base + chunks[chunk].count - 1], "stale last key of a chunk")
+                precondition(childLargest[slot] == largest, "stale largest size of a chunk")
+                innerLargest = max(innerLargest, largest)
+            }
+            precondition(rootLastKey[r] == childLastKey[inner * Self.innerCapacity + childCount[inner] - 1], "stale last key of inner node \(r)")
+            precondition(rootLargest[r] == innerLargest, "stale largest size of inner node \(r)")
+        }
+        precondition(total == count && members.buffer.filter { $0.chunk >= 0 }.count == count, "index count out of step")
+    }
+}
