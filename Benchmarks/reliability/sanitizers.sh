@@ -138,7 +138,7 @@ record() {  # VARIANT WORKLOAD
   for report in "$dir"/report.*; do [ -f "$report" ] && symbolize "$report"; done
   echo "$(echo "$(date +%s.%N) - $start" | bc)" >"$dir/seconds"
   for trace in "$dir"/trace*; do
-    case $trace in *.json) continue ;; esac
+    case $trace in *.json | *.pending) continue ;; esac  # a pending file is not a trace (the reader appends it)
     [ -f "$trace" ] && "$mematlas" summary --json --top 100000 "$trace" >"$trace.json" 2>>"$dir/summary-errors" || true
   done
 }

@@ -10,7 +10,7 @@
 #include "internal.h"
 
 void *ma_sys_alloc(size_t bytes) {
-    void *p = (void *)syscall(SYS_mmap, NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = (void *)syscall(SYS_mmap, NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1L, 0L); /* longs: syscall() is variadic */
     return (uintptr_t)p >= (uintptr_t)-4095 ? NULL : p;
 }
 
@@ -20,7 +20,7 @@ void ma_sys_release(void *memory, size_t bytes) {
 
 void *ma_sys_grow(void *memory, size_t old_bytes, size_t new_bytes) {
     if (!memory) return ma_sys_alloc(new_bytes);
-    void *p = (void *)syscall(SYS_mremap, memory, old_bytes, new_bytes, MREMAP_MAYMOVE);
+    void *p = (void *)syscall(SYS_mremap, memory, old_bytes, new_bytes, (long)MREMAP_MAYMOVE);
     return (uintptr_t)p >= (uintptr_t)-4095 ? NULL : p;
 }
 

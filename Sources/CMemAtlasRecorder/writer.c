@@ -360,7 +360,7 @@ static int setup_buffers(void) {
         int fd = open(g_pending_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd >= 0) {
             if (ftruncate(fd, (off_t)size) == 0) {
-                void *p = (void *)syscall(SYS_mmap, NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+                void *p = (void *)syscall(SYS_mmap, NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, (long)fd, 0L);
                 if ((uintptr_t)p < (uintptr_t)-4095) map = p;
             }
             close(fd);
@@ -787,7 +787,27 @@ static void stop_flusher(void) {
 
 static void start_recorder(void);
 
+/* From this thread's fork prepare handler to its parent or child handler, other fork handlers run
+ * (a sanitizer's child handler starts a thread, which allocates) while the recorder's locks are
+ * held: what they allocate on this thread passes through as the recorder's own, unrecorded. */
+static MA_TLS int t_forking, t_fork_saved_in_recorder;
+
+static void begin_fork_window(void) {
+    t_forking = 1;
+    ma_hook_busy++;
+    t_fork_saved_in_recorder = ma_in_recorder;
+    ma_in_recorder = 1;
+}
+
+static void end_fork_window(void) {
+    if (!t_forking) return;
+    t_forking = 0;
+    ma_hook_busy--;
+    ma_in_recorder = t_fork_saved_in_recorder;
+}
+
 static void fork_prepare(void) {
+    begin_fork_window();
     if (g_state != MA_STATE_ON) return;
     pthread_mutex_lock(&g_modules_lock);
     writer_lock();
@@ -796,6 +816,7 @@ static void fork_prepare(void) {
 }
 
 static void fork_parent(void) {
+    end_fork_window();
     if (g_state != MA_STATE_ON) return;
     pthread_mutex_unlock(&g_zstd_lock);
     pthread_mutex_unlock(&g_flush_lock);
@@ -804,6 +825,7 @@ static void fork_parent(void) {
 }
 
 static void fork_child(void) {
+    end_fork_window();
     if (g_state != MA_STATE_ON) return;
     /* The parent keeps its trace; the child drops the parent's pending bytes and starts a trace of
      * its own at its first event (a child that only calls exec writes none). */
