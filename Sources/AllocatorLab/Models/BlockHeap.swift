@@ -99,7 +99,7 @@ final class BlockHeap {
         self.listKeys = listKeys
         self.listIndex = listIndex ? FreeBlockIndex() : nil
         self.linkOrder = linkOrder ? LinkOrderIndex(binCount: binCount, firstIndexedList: firstLinkOrderList) : nil
-        self.sizeIndex = sizeIndex ? FreeBlockIndex() : nil
+        self.sizeIndex = sizeIndex ? FreeBlockIndex(sizeOrdered: true) : nil
         heads = UncheckedArray(repeating: -1, count: binCount)
         tails = UncheckedArray(repeating: -1, count: binCount)
     }
@@ -188,12 +188,32 @@ final class BlockHeap {
         if previous < 0 { heads[bin] = node } else { nodes[Int(previous)].freeNext = node }
     }
 
+    /// On a heap indexed by size only (best and worst fit): takes free block `old` off its list and
+    /// puts free block `node` on list `bin` under `listKey`, as `unlink` then `link` would, but
+    /// changes `old`'s size index entry in place when `node`'s key falls there (a split remainder).
+    @inline(__always) func relink(_ old: Int32, as node: Int32, bin: Int, listKey: UInt64) {
+        assert(listIndex == nil && linkOrder == nil, "only the size index changes in place")
+        let size = nodes[Int(node)].size
+        guard sizeIndex?.replaceIfInPlace(old, with: node, key: sizeKey(size: size, listKey: listKey), size: size) == true else {
+            unlink(old)
+            link(node, bin: bin, listKey: listKey)
+            return
+        }
+        unlinkFromList(old)
+        linkOnList(node, bin: bin, after: -1)
+    }
+
     /// Takes `node` off its free list (and out of the indexes).
     @inline(__always) func unlink(_ node: Int32) {
-        let n = Int(node)
         listIndex?.remove(node)
         linkOrder?.remove(node)
         sizeIndex?.remove(node)
+        unlinkFromList(node)
+    }
+
+    /// Takes `node` off its free list, leaving the indexes alone.
+    @inline(__always) private func unlinkFromList(_ node: Int32) {
+        let n = Int(node)
         let previous = nodes[n].freePrevious, next = nodes[n].freeNext
         if rover == node { rover = next }
         if previous >= 0 { nodes[Int(previous)].freeNext = next } else { heads[Int(nodes[n].bin)] = next }

@@ -38,6 +38,8 @@ public final class SequentialFitAllocator: AllocatorModel {
     /// Whether the list itself is kept in address order (best and worst fit's order lives in their
     /// size index).
     private let keepsAddressOrder: Bool
+    /// Whether the search reads a size index (best and worst fit).
+    private let bySize: Bool
     /// Blocks put on a LIFO list so far (a block's list key there is its link number: newest first).
     private var links: UInt64 = 0
 
@@ -48,7 +50,7 @@ public final class SequentialFitAllocator: AllocatorModel {
         // Best and worst fit search by size, and among equal sizes by list place (address, or
         // newest first): that order is all they read, so their list itself need not be kept in
         // order. First and next fit search in list order.
-        let bySize = policy == .bestFit || policy == .worstFit
+        bySize = policy == .bestFit || policy == .worstFit
         keepsAddressOrder = ordering == .addressOrdered && !bySize
         heap = BlockHeap(
             base: base, binCount: 1, limitBytes: limitBytes,
@@ -71,6 +73,9 @@ public final class SequentialFitAllocator: AllocatorModel {
         if found >= 0, remainder >= 0, keepsAddressOrder {
             // A split block's remainder takes its place on an address-ordered list...
             heap.replace(found, with: remainder, listKey: heap.nodes[Int(remainder)].start)
+        } else if found >= 0, remainder >= 0, bySize {
+            // ...and on a size index it takes the place of its block when its size key falls there...
+            heap.relink(found, as: remainder, bin: 0, listKey: newListKey(remainder))
         } else {
             // ...else it goes on as a freed block would.
             if found >= 0 { heap.unlink(found) }
@@ -114,12 +119,15 @@ public final class SequentialFitAllocator: AllocatorModel {
     /// Puts free block `node` on the list: at its address place on an address-ordered list, at the
     /// front of a LIFO one (and of best and worst fit's, whose order is their size index's).
     private func addFree(_ node: Int32) {
-        if ordering == .addressOrdered {
-            heap.link(node, bin: 0, listKey: heap.nodes[Int(node)].start)
-        } else {
-            links &+= 1
-            heap.link(node, bin: 0, listKey: links)
-        }
+        heap.link(node, bin: 0, listKey: newListKey(node))
+    }
+
+    /// The list key of free block `node`, going on the list: its address, or on a LIFO list the next
+    /// link number.
+    @inline(__always) private func newListKey(_ node: Int32) -> UInt64 {
+        if ordering == .addressOrdered { return heap.nodes[Int(node)].start }
+        links &+= 1
+        return links
     }
 
     public func free(_ handle: UInt64, requestedBytes: UInt64) {
