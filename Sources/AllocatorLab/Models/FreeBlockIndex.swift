@@ -61,8 +61,8 @@ final class FreeBlockIndex {
     private(set) var count = 0
 
     /// Whether keys begin with the size (a size index: key = size << 64 | place). Then a node's
-    /// largest size is its last entry's or child's, read rather than recomputed by a scan (worst fit
-    /// takes the largest block every time, so every allocation rescanned a chunk and an inner node).
+    /// largest size is its last entry's or child's, read rather than recomputed by a scan of a chunk
+    /// and an inner node whenever a node's largest block leaves.
     let sizeOrdered: Bool
 
     /// Creates an empty index; `sizeOrdered`: keys are size << 64 | place.
@@ -248,8 +248,8 @@ final class FreeBlockIndex {
     }
 
     /// Like `replace`, when `key` falls between the keys of `old`'s neighbours in its chunk (or `old`
-    /// is the first or last block of the index): returns false, changing nothing, otherwise. Worst
-    /// fit's split remainder usually stays the largest block, at the end of its size index.
+    /// is the first or last block of the index): returns false, changing nothing, otherwise (best
+    /// fit's split remainder, when it stays between its neighbours' sizes).
     func replaceIfInPlace(_ old: Int32, with node: Int32, key: UInt128, size: UInt64) -> Bool {
         let at = location(of: old), entry = entryIndex(of: old)
         let base = at.chunk * Self.chunkCapacity, end = base + chunks[at.chunk].count

@@ -7,7 +7,8 @@
 ///
 /// The searches read an index that shadows the list instead of walking it: a `FreeBlockIndex` in
 /// address order (address-ordered first and next fit), a `LinkOrderIndex` in link order (LIFO first
-/// and next fit), or a `FreeBlockIndex` by size, then list place (best and worst fit). The block
+/// and next fit), a `FreeBlockIndex` by size, then list place (best fit), or a `LargestBlockHeap`
+/// in that order (worst fit, which reads only the largest). The block
 /// chosen is the one the walk would choose, found without the walk.
 public final class SequentialFitAllocator: AllocatorModel {
     /// Which free block serves a request.
@@ -54,7 +55,8 @@ public final class SequentialFitAllocator: AllocatorModel {
         keepsAddressOrder = ordering == .addressOrdered && !bySize
         heap = BlockHeap(
             base: base, binCount: 1, limitBytes: limitBytes,
-            listIndex: keepsAddressOrder, linkOrder: ordering == .lifo && !bySize, sizeIndex: bySize,
+            listIndex: keepsAddressOrder, linkOrder: ordering == .lifo && !bySize,
+            sizeIndex: policy == .bestFit, largestIndex: policy == .worstFit,
             listKeys: ordering == .addressOrdered ? .increasing : .decreasing)
     }
 
@@ -74,7 +76,7 @@ public final class SequentialFitAllocator: AllocatorModel {
             // A split block's remainder takes its place on an address-ordered list...
             heap.replace(found, with: remainder, listKey: heap.nodes[Int(remainder)].start)
         } else if found >= 0, remainder >= 0, bySize {
-            // ...and on a size index it takes the place of its block when its size key falls there...
+            // ...on best and worst fit's size index it takes its block's entry where it can...
             heap.relink(found, as: remainder, bin: 0, listKey: newListKey(remainder))
         } else {
             // ...else it goes on as a freed block would.
@@ -101,9 +103,8 @@ public final class SequentialFitAllocator: AllocatorModel {
             // The smallest big enough, the first on the list among equals.
             return heap.sizeIndex!.firstFit(atLeast: needed, from: UInt128(needed) << 64)
         case .worstFit:
-            // The largest, the first on the list among equals.
-            let largest = heap.sizeIndex!.largestSize
-            return largest >= needed ? heap.sizeIndex!.firstFit(atLeast: largest, from: UInt128(largest) << 64) : -1
+            // The largest, the first on the list among equals: the top of its heap.
+            return heap.largestIndex!.largestSize >= needed ? heap.largestIndex!.top : -1
         }
     }
 
@@ -145,10 +146,10 @@ public final class SequentialFitAllocator: AllocatorModel {
     public func checkInvariants() {
         heap.checkInvariants(binFor: { _ in 0 }, addressOrdered: keepsAddressOrder)
         guard ordering == .addressOrdered else { return }
-        let index = heap.listIndex ?? heap.sizeIndex!
         var node = heap.heads[0]
         while node >= 0 {
-            precondition(UInt64(truncatingIfNeeded: index.key(of: node)) == heap.nodes[Int(node)].start, "address-ordered list key is not the address")
+            let key = heap.listIndex?.key(of: node) ?? heap.sizeIndex?.key(of: node) ?? heap.largestIndex!.key(of: node)
+            precondition(UInt64(truncatingIfNeeded: key) == heap.nodes[Int(node)].start, "address-ordered list key is not the address")
             node = heap.nodes[Int(node)].freeNext
         }
     }
