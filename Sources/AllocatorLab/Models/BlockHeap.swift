@@ -82,6 +82,8 @@ final class BlockHeap {
     let linkOrder: LinkOrderIndex?
     /// The free blocks by size, then place on the list (nil: not kept).
     let sizeIndex: FreeBlockIndex?
+    /// The same order as a max-heap, for worst fit (nil: not kept).
+    let largestIndex: LargestBlockHeap?
     /// Which way list keys run.
     let listKeys: ListKeyOrder
 
@@ -90,7 +92,7 @@ final class BlockHeap {
     init(
         base: UInt64, binCount: Int, limitBytes: UInt64,
         listIndex: Bool = false, linkOrder: Bool = false, linkOrderFrom firstLinkOrderList: Int = 0, sizeIndex: Bool = false,
-        listKeys: ListKeyOrder = .increasing
+        largestIndex: Bool = false, listKeys: ListKeyOrder = .increasing
     ) {
         assert(!linkOrder || listKeys == .decreasing, "link order is for LIFO lists")
         self.base = base
@@ -99,7 +101,8 @@ final class BlockHeap {
         self.listKeys = listKeys
         self.listIndex = listIndex ? FreeBlockIndex() : nil
         self.linkOrder = linkOrder ? LinkOrderIndex(binCount: binCount, firstIndexedList: firstLinkOrderList) : nil
-        self.sizeIndex = sizeIndex ? FreeBlockIndex() : nil
+        self.sizeIndex = sizeIndex ? FreeBlockIndex(sizeOrdered: true) : nil
+        self.largestIndex = largestIndex ? LargestBlockHeap() : nil
         heads = UncheckedArray(repeating: -1, count: binCount)
         tails = UncheckedArray(repeating: -1, count: binCount)
     }
@@ -143,6 +146,7 @@ final class BlockHeap {
         let before = listIndex?.insert(node, key: Self.indexKey(bin: bin, listKey: listKey), size: nodes[n].size) ?? -1
         linkOrder?.insert(node, onList: bin, size: nodes[n].size)
         sizeIndex?.insert(node, key: sizeKey(size: nodes[n].size, listKey: listKey), size: nodes[n].size)
+        largestIndex?.insert(node, key: sizeKey(size: nodes[n].size, listKey: listKey))
         let previous = listKeys == .increasing && before >= 0 && nodes[Int(before)].bin == Int32(bin) ? before : -1
         linkOnList(node, bin: bin, after: previous)
     }
@@ -157,6 +161,7 @@ final class BlockHeap {
         listIndex?.replace(old, with: node, key: Self.indexKey(bin: bin, listKey: listKey), size: nodes[n].size)
         sizeIndex?.remove(old)
         sizeIndex?.insert(node, key: sizeKey(size: nodes[n].size, listKey: listKey), size: nodes[n].size)
+        largestIndex?.replace(old, with: node, key: sizeKey(size: nodes[n].size, listKey: listKey))
         guard old != node else { return }
         let previous = nodes[o].freePrevious, next = nodes[o].freeNext
         nodes[n].bin = Int32(bin)
@@ -188,12 +193,35 @@ final class BlockHeap {
         if previous < 0 { heads[bin] = node } else { nodes[Int(previous)].freeNext = node }
     }
 
+    /// On a heap indexed by size only (best and worst fit): takes free block `old` off its list and
+    /// puts free block `node` on list `bin` under `listKey`, as `unlink` then `link` would, but
+    /// changes `old`'s size index entry in place when `node`'s key falls there (a split remainder).
+    @inline(__always) func relink(_ old: Int32, as node: Int32, bin: Int, listKey: UInt64) {
+        assert(listIndex == nil && linkOrder == nil, "only the size index changes in place")
+        let size = nodes[Int(node)].size, key = sizeKey(size: size, listKey: listKey)
+        if largestIndex != nil {
+            largestIndex?.replace(old, with: node, key: key)
+        } else if sizeIndex?.replaceIfInPlace(old, with: node, key: key, size: size) != true {
+            unlink(old)
+            link(node, bin: bin, listKey: listKey)
+            return
+        }
+        unlinkFromList(old)
+        linkOnList(node, bin: bin, after: -1)
+    }
+
     /// Takes `node` off its free list (and out of the indexes).
     @inline(__always) func unlink(_ node: Int32) {
-        let n = Int(node)
         listIndex?.remove(node)
         linkOrder?.remove(node)
         sizeIndex?.remove(node)
+        largestIndex?.remove(node)
+        unlinkFromList(node)
+    }
+
+    /// Takes `node` off its free list, leaving the indexes alone.
+    @inline(__always) private func unlinkFromList(_ node: Int32) {
+        let n = Int(node)
         let previous = nodes[n].freePrevious, next = nodes[n].freeNext
         if rover == node { rover = next }
         if previous >= 0 { nodes[Int(previous)].freeNext = next } else { heads[Int(nodes[n].bin)] = next }
@@ -328,6 +356,7 @@ final class BlockHeap {
     /// the top holds the largest).
     func largestFreeBlock() -> UInt64 {
         if let index = listIndex ?? sizeIndex { return index.largestSize }
+        if let largestIndex { return largestIndex.largestSize }
         for bin in stride(from: heads.count - 1, through: 0, by: -1) where heads[bin] >= 0 {
             if let linkOrder, linkOrder.indexes(bin) { return linkOrder.largestSize(onList: bin) }
             var largest: UInt64 = 0
@@ -431,6 +460,24 @@ final class BlockHeap {
                     if listIndex != nil || listKeys == .decreasing {
                         let place = index === listIndex && listKeys == .decreasing ? ~low : low
                         precondition(node == heads[bin] || place > previousPlace, "index order differs from free list \(bin)")
+                        previousPlace = place
+                    }
+                    node = nodes[Int(node)].freeNext
+                }
+            }
+        }
+        if let largestIndex {
+            largestIndex.checkInvariants()
+            precondition(largestIndex.count == listed, "\(listed) free blocks listed but \(largestIndex.count) in the heap")
+            for bin in heads.indices {
+                var node = heads[bin], previousPlace: UInt64 = 0
+                while node >= 0 {
+                    precondition(largestIndex.contains(node), "free block at \(nodes[Int(node)].start) is not in the heap")
+                    let key = largestIndex.key(of: node), place = UInt64(truncatingIfNeeded: key)
+                    precondition(key >> 64 == UInt128(nodes[Int(node)].size), "free block at \(nodes[Int(node)].start) in the heap under a stale size")
+                    // A LIFO list runs in place order (newest first).
+                    if listKeys == .decreasing {
+                        precondition(node == heads[bin] || place > previousPlace, "heap places differ from free list \(bin)")
                         previousPlace = place
                     }
                     node = nodes[Int(node)].freeNext

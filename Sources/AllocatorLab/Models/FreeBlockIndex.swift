@@ -29,12 +29,6 @@ final class FreeBlockIndex {
         var child: Int
     }
 
-    /// An indexed node's key and chunk.
-    private struct Member {
-        var key: UInt128
-        var chunk: Int32
-    }
-
     // Chunks: slab `s` holds its entries, sorted by key, at `s * chunkCapacity ..< s *
     // chunkCapacity + chunks[s].count`, in three parallel arrays.
     private var keys = UncheckedArray<UInt128>()
@@ -58,14 +52,21 @@ final class FreeBlockIndex {
     private var rootLastKey = UncheckedArray<UInt128>()
     private var rootLargest = UncheckedArray<UInt64>()
 
-    /// Per node (index = node number): its key and chunk (-1: not indexed).
-    private var members = UncheckedArray<Member>()
+    /// Per node (index = node number): its chunk (-1: not indexed). Only the chunk, 4 bytes, not
+    /// the key too: this array spans every node and is read at random, and a scan of the chunk's
+    /// 64 node numbers finds the entry about as fast as a binary search by key would.
+    private var chunkOf = UncheckedArray<Int32>()
 
     /// The number of blocks indexed.
     private(set) var count = 0
 
-    /// Creates an empty index.
-    init() {}
+    /// Whether keys begin with the size (a size index: key = size << 64 | place). Then a node's
+    /// largest size is its last entry's or child's, read rather than recomputed by a scan of a chunk
+    /// and an inner node whenever a node's largest block leaves.
+    let sizeOrdered: Bool
+
+    /// Creates an empty index; `sizeOrdered`: keys are size << 64 | place.
+    init(sizeOrdered: Bool = false) { self.sizeOrdered = sizeOrdered }
 
     deinit {
         keys.deallocate()
@@ -82,20 +83,23 @@ final class FreeBlockIndex {
         rootInner.deallocate()
         rootLastKey.deallocate()
         rootLargest.deallocate()
-        members.deallocate()
+        chunkOf.deallocate()
     }
 
     /// Whether `node` is indexed.
-    func contains(_ node: Int32) -> Bool { Int(node) < members.count && members[Int(node)].chunk >= 0 }
+    func contains(_ node: Int32) -> Bool { Int(node) < chunkOf.count && chunkOf[Int(node)] >= 0 }
 
     /// The order key of `node`, which must be indexed.
     @inline(__always) func key(of node: Int32) -> UInt128 {
         assert(contains(node), "node \(node) is not indexed")
-        return members[Int(node)].key
+        return keys[entryIndex(of: node)]
     }
 
     /// The largest size indexed, in bytes (0 when empty).
-    var largestSize: UInt64 { Self.largest(in: rootLargest.buffer) }
+    var largestSize: UInt64 {
+        if sizeOrdered { return rootLargest.isEmpty ? 0 : rootLargest[rootLargest.count - 1] }
+        return Self.largest(in: rootLargest.buffer)
+    }
 
     // MARK: Queries
 
@@ -155,7 +159,8 @@ final class FreeBlockIndex {
     func insert(_ node: Int32, key: UInt128, size: UInt64) -> Int32 {
         let n = Int(node)
         growNodes(to: n)
-        assert(members[n].chunk < 0, "node \(node) is indexed twice")
+        assert(chunkOf[n] < 0, "node \(node) is indexed twice")
+        assert(!sizeOrdered || key >> 64 == UInt128(size), "a size index key must begin with the size")
         if rootInner.isEmpty {
             let inner = newInner(), chunk = newChunk()
             childChunk[inner * Self.innerCapacity] = chunk
@@ -187,8 +192,7 @@ final class FreeBlockIndex {
         chunks[at.chunk].count += 1
         if moving == 0 { setLastKey(at, key) }
         raiseLargest(at, to: size)
-        members[n].chunk = Int32(at.chunk)
-        members[n].key = key
+        chunkOf[n] = Int32(at.chunk)
         count += 1
         return offset > 0 ? nodes[entry - 1] : lastNode(before: at)
     }
@@ -198,15 +202,14 @@ final class FreeBlockIndex {
         let n = Int(node)
         assert(contains(node), "node \(node) is not indexed")
         let at = location(of: node)
-        let offset = lowerBound(members[n].key, inChunk: at.chunk)
-        let entry = at.chunk * Self.chunkCapacity + offset, moving = chunks[at.chunk].count - offset - 1
-        assert(nodes[entry] == node, "index entry out of step for node \(node)")
+        let entry = entryIndex(of: node), offset = entry - at.chunk * Self.chunkCapacity
+        let moving = chunks[at.chunk].count - offset - 1
         let size = sizes[entry]
         Self.shift(keys, from: entry + 1, count: moving, by: -1)
         Self.shift(sizes, from: entry + 1, count: moving, by: -1)
         Self.shift(nodes, from: entry + 1, count: moving, by: -1)
         chunks[at.chunk].count -= 1
-        members[n].chunk = -1
+        chunkOf[n] = -1
         count -= 1
         let left = chunks[at.chunk].count
         if left == 0 {
@@ -226,13 +229,12 @@ final class FreeBlockIndex {
     func replace(_ old: Int32, with node: Int32, key: UInt128, size: UInt64) {
         assert(contains(old), "node \(old) is not indexed")
         let at = location(of: old)
-        let offset = lowerBound(members[Int(old)].key, inChunk: at.chunk), entry = at.chunk * Self.chunkCapacity + offset
-        assert(nodes[entry] == old, "index entry out of step for node \(old)")
+        let entry = entryIndex(of: old), offset = entry - at.chunk * Self.chunkCapacity
         assert(fitsInPlace(of: old, key: key), "replacement key out of place")
-        members[Int(old)].chunk = -1
+        assert(!sizeOrdered || key >> 64 == UInt128(size), "a size index key must begin with the size")
+        chunkOf[Int(old)] = -1
         growNodes(to: Int(node))
-        members[Int(node)].chunk = Int32(at.chunk)
-        members[Int(node)].key = key
+        chunkOf[Int(node)] = Int32(at.chunk)
         let oldSize = sizes[entry]
         keys[entry] = key
         sizes[entry] = size
@@ -245,11 +247,24 @@ final class FreeBlockIndex {
         }
     }
 
+    /// Like `replace`, when `key` falls between the keys of `old`'s neighbours in its chunk (or `old`
+    /// is the first or last block of the index): returns false, changing nothing, otherwise (best
+    /// fit's split remainder, when it stays between its neighbours' sizes).
+    func replaceIfInPlace(_ old: Int32, with node: Int32, key: UInt128, size: UInt64) -> Bool {
+        let at = location(of: old), entry = entryIndex(of: old)
+        let base = at.chunk * Self.chunkCapacity, end = base + chunks[at.chunk].count
+        let afterPrevious = entry > base ? keys[entry - 1] < key : at.root == 0 && at.child == 0
+        let beforeNext = entry + 1 < end ? key < keys[entry + 1] : at.root == rootInner.count - 1 && at.child == childCount[at.inner] - 1
+        guard afterPrevious && beforeNext else { return false }
+        replace(old, with: node, key: key, size: size)
+        return true
+    }
+
     /// Whether `key` falls between the keys of `old`'s neighbours (for checks).
     private func fitsInPlace(of old: Int32, key: UInt128) -> Bool {
-        let oldKey = members[Int(old)].key
+        let oldKey = self.key(of: old)
         let previous = last(before: oldKey), next = oldKey == .max ? -1 : firstFit(atLeast: 0, from: oldKey + 1)
-        return (previous < 0 || members[Int(previous)].key < key) && (next < 0 || key < members[Int(next)].key)
+        return (previous < 0 || self.key(of: previous) < key) && (next < 0 || key < self.key(of: next))
     }
 
     // MARK: Finding places
@@ -276,13 +291,22 @@ final class FreeBlockIndex {
 
     /// The chunk holding indexed `node`.
     @inline(__always) private func location(of node: Int32) -> Location {
-        let chunk = Int(members[Int(node)].chunk), inner = chunks[chunk].inner
+        let chunk = Int(chunkOf[Int(node)]), inner = chunks[chunk].inner
         return Location(root: rootOf[inner], inner: inner, child: chunks[chunk].child, chunk: chunk)
     }
 
     /// Makes room in the per-node arrays for node number `n`.
     @inline(__always) private func growNodes(to n: Int) {
-        while members.count <= n { members.append(Member(key: 0, chunk: -1)) }
+        while chunkOf.count <= n { chunkOf.append(-1) }
+    }
+
+    /// The place in the entry arrays of indexed `node`: found by its node number in its chunk.
+    @inline(__always) private func entryIndex(of node: Int32) -> Int {
+        let base = Int(chunkOf[Int(node)]) * Self.chunkCapacity
+        var j = base
+        while nodes[j] != node { j &+= 1 }
+        assert(j < base + chunks[base / Self.chunkCapacity].count, "index entry out of step for node \(node)")
+        return j
     }
 
     /// The last chunk (the index must not be empty).
@@ -310,16 +334,23 @@ final class FreeBlockIndex {
     }
 
     /// The first offset in sorted `keys` whose key is `key` or more: a binary search whose steps
-    /// depend only on the count, each a conditional move rather than a branch to mispredict.
+    /// depend only on the count. Each step adds a mask made from the comparison's borrow: the
+    /// compiler turned `a < b ? x : y` on 128-bit keys into a branch, mispredicted half the time.
     @inline(__always) private static func lowerBound(_ key: UInt128, in keys: UnsafeMutableBufferPointer<UInt128>) -> Int {
         var low = 0, length = keys.count
         if length == 0 { return 0 }
         while length > 1 {
             let half = length &>> 1
-            low = keys[low &+ half &- 1] < key ? low &+ half : low
+            low &+= half & below(keys[low &+ half &- 1], key)
             length &-= half
         }
-        return keys[low] < key ? low &+ 1 : low
+        return low &+ (1 & below(keys[low], key))
+    }
+
+    /// All ones when `a < b`, else 0, without a branch (the borrow of `a - b`).
+    @inline(__always) private static func below(_ a: UInt128, _ b: UInt128) -> Int {
+        let (_, borrow) = a.subtractingReportingOverflow(b)
+        return 0 &- Int(unsafeBitCast(borrow, to: UInt8.self))
     }
 
     /// The first entry of `chunk` from offset `offset` on whose size is `bytes` or more, or -1.
@@ -340,11 +371,13 @@ final class FreeBlockIndex {
 
     private func largestEntry(inChunk chunk: Int) -> UInt64 {
         let base = chunk * Self.chunkCapacity
+        if sizeOrdered { return chunks[chunk].count == 0 ? 0 : sizes[base + chunks[chunk].count - 1] }
         return Self.largest(in: UnsafeMutableBufferPointer(rebasing: sizes.buffer[base ..< base + chunks[chunk].count]))
     }
 
     private func largestChild(ofInner inner: Int) -> UInt64 {
         let base = inner * Self.innerCapacity
+        if sizeOrdered { return childCount[inner] == 0 ? 0 : childLargest[base + childCount[inner] - 1] }
         return Self.largest(in: UnsafeMutableBufferPointer(rebasing: childLargest.buffer[base ..< base + childCount[inner]]))
     }
 
@@ -404,7 +437,7 @@ final class FreeBlockIndex {
         (keys.buffer.baseAddress! + destination).update(from: keys.buffer.baseAddress! + source, count: count)
         (sizes.buffer.baseAddress! + destination).update(from: sizes.buffer.baseAddress! + source, count: count)
         (nodes.buffer.baseAddress! + destination).update(from: nodes.buffer.baseAddress! + source, count: count)
-        for j in destination ..< destination + count { members[Int(nodes[j])].chunk = Int32(chunk) }
+        for j in destination ..< destination + count { chunkOf[Int(nodes[j])] = Int32(chunk) }
         chunks[chunk].count += count
     }
 
@@ -570,7 +603,7 @@ final class FreeBlockIndex {
                     previous = keys[j]
                     largest = max(largest, sizes[j])
                     let node = Int(nodes[j])
-                    precondition(members[node].chunk == Int32(chunk) && members[node].key == keys[j], "node \(node) out of step with its entry")
+                    precondition(chunkOf[node] == Int32(chunk), "node \(node) out of step with its entry")
                     total += 1
                 }
                 precondition(childLastKey[slot] == keys[base + chunks[chunk].count - 1], "stale last key of a chunk")
@@ -580,6 +613,6 @@ final class FreeBlockIndex {
             precondition(rootLastKey[r] == childLastKey[inner * Self.innerCapacity + childCount[inner] - 1], "stale last key of inner node \(r)")
             precondition(rootLargest[r] == innerLargest, "stale largest size of inner node \(r)")
         }
-        precondition(total == count && members.buffer.filter { $0.chunk >= 0 }.count == count, "index count out of step")
+        precondition(total == count && chunkOf.buffer.filter { $0 >= 0 }.count == count, "index count out of step")
     }
 }

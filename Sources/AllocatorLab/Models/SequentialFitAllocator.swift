@@ -7,7 +7,8 @@
 ///
 /// The searches read an index that shadows the list instead of walking it: a `FreeBlockIndex` in
 /// address order (address-ordered first and next fit), a `LinkOrderIndex` in link order (LIFO first
-/// and next fit), or a `FreeBlockIndex` by size, then list place (best and worst fit). The block
+/// and next fit), a `FreeBlockIndex` by size, then list place (best fit), or a `LargestBlockHeap`
+/// in that order (worst fit, which reads only the largest). The block
 /// chosen is the one the walk would choose, found without the walk.
 public final class SequentialFitAllocator: AllocatorModel {
     /// Which free block serves a request.
@@ -38,6 +39,8 @@ public final class SequentialFitAllocator: AllocatorModel {
     /// Whether the list itself is kept in address order (best and worst fit's order lives in their
     /// size index).
     private let keepsAddressOrder: Bool
+    /// Whether the search reads a size index (best and worst fit).
+    private let bySize: Bool
     /// Blocks put on a LIFO list so far (a block's list key there is its link number: newest first).
     private var links: UInt64 = 0
 
@@ -48,11 +51,12 @@ public final class SequentialFitAllocator: AllocatorModel {
         // Best and worst fit search by size, and among equal sizes by list place (address, or
         // newest first): that order is all they read, so their list itself need not be kept in
         // order. First and next fit search in list order.
-        let bySize = policy == .bestFit || policy == .worstFit
+        bySize = policy == .bestFit || policy == .worstFit
         keepsAddressOrder = ordering == .addressOrdered && !bySize
         heap = BlockHeap(
             base: base, binCount: 1, limitBytes: limitBytes,
-            listIndex: keepsAddressOrder, linkOrder: ordering == .lifo && !bySize, sizeIndex: bySize,
+            listIndex: keepsAddressOrder, linkOrder: ordering == .lifo && !bySize,
+            sizeIndex: policy == .bestFit, largestIndex: policy == .worstFit,
             listKeys: ordering == .addressOrdered ? .increasing : .decreasing)
     }
 
@@ -71,6 +75,9 @@ public final class SequentialFitAllocator: AllocatorModel {
         if found >= 0, remainder >= 0, keepsAddressOrder {
             // A split block's remainder takes its place on an address-ordered list...
             heap.replace(found, with: remainder, listKey: heap.nodes[Int(remainder)].start)
+        } else if found >= 0, remainder >= 0, bySize {
+            // ...on best and worst fit's size index it takes its block's entry where it can...
+            heap.relink(found, as: remainder, bin: 0, listKey: newListKey(remainder))
         } else {
             // ...else it goes on as a freed block would.
             if found >= 0 { heap.unlink(found) }
@@ -96,9 +103,8 @@ public final class SequentialFitAllocator: AllocatorModel {
             // The smallest big enough, the first on the list among equals.
             return heap.sizeIndex!.firstFit(atLeast: needed, from: UInt128(needed) << 64)
         case .worstFit:
-            // The largest, the first on the list among equals.
-            let largest = heap.sizeIndex!.largestSize
-            return largest >= needed ? heap.sizeIndex!.firstFit(atLeast: largest, from: UInt128(largest) << 64) : -1
+            // The largest, the first on the list among equals: the top of its heap.
+            return heap.largestIndex!.largestSize >= needed ? heap.largestIndex!.top : -1
         }
     }
 
@@ -114,12 +120,15 @@ public final class SequentialFitAllocator: AllocatorModel {
     /// Puts free block `node` on the list: at its address place on an address-ordered list, at the
     /// front of a LIFO one (and of best and worst fit's, whose order is their size index's).
     private func addFree(_ node: Int32) {
-        if ordering == .addressOrdered {
-            heap.link(node, bin: 0, listKey: heap.nodes[Int(node)].start)
-        } else {
-            links &+= 1
-            heap.link(node, bin: 0, listKey: links)
-        }
+        heap.link(node, bin: 0, listKey: newListKey(node))
+    }
+
+    /// The list key of free block `node`, going on the list: its address, or on a LIFO list the next
+    /// link number.
+    @inline(__always) private func newListKey(_ node: Int32) -> UInt64 {
+        if ordering == .addressOrdered { return heap.nodes[Int(node)].start }
+        links &+= 1
+        return links
     }
 
     public func free(_ handle: UInt64, requestedBytes: UInt64) {
@@ -137,10 +146,10 @@ public final class SequentialFitAllocator: AllocatorModel {
     public func checkInvariants() {
         heap.checkInvariants(binFor: { _ in 0 }, addressOrdered: keepsAddressOrder)
         guard ordering == .addressOrdered else { return }
-        let index = heap.listIndex ?? heap.sizeIndex!
         var node = heap.heads[0]
         while node >= 0 {
-            precondition(UInt64(truncatingIfNeeded: index.key(of: node)) == heap.nodes[Int(node)].start, "address-ordered list key is not the address")
+            let key = heap.listIndex?.key(of: node) ?? heap.sizeIndex?.key(of: node) ?? heap.largestIndex!.key(of: node)
+            precondition(UInt64(truncatingIfNeeded: key) == heap.nodes[Int(node)].start, "address-ordered list key is not the address")
             node = heap.nodes[Int(node)].freeNext
         }
     }
