@@ -36,7 +36,7 @@ def main():
     calls = str(args.calls)
     have_heaptrack = shutil.which("heaptrack") is not None
 
-    times = {"native": [], "mematlas libunwind": [], "mematlas fp": [], "heaptrack": []}
+    times = {"native": [], "mematlas libunwind": [], "mematlas fp": [], "mematlas --writer-thread": [], "heaptrack": []}
     sizes = {}
     for r in range(args.runs):
         t, _ = run([workload, calls]); times["native"].append(t)
@@ -47,6 +47,13 @@ def main():
                 sys.exit(f"mematlas record failed: {p.stderr}")
             times[f"mematlas {unwind}"].append(t)
             sizes[unwind] = (out, os.path.getsize(out))
+        # The writer thread at once (libunwind stacks): compression off the program's thread.
+        out = os.path.join(work, f"trace-writer-thread-{r}")
+        t, p = run([mematlas, "record", "--writer-thread", "-o", out, "--", workload, calls])
+        if p.returncode != 0:
+            sys.exit(f"mematlas record --writer-thread failed: {p.stderr}")
+        times["mematlas --writer-thread"].append(t)
+        sizes["writer-thread"] = (out, os.path.getsize(out))
         if have_heaptrack:
             out = os.path.join(work, f"heaptrack-{r}")
             t, p = run(["heaptrack", "-o", out, workload, calls])
@@ -65,15 +72,16 @@ def main():
     allocations = summary["allocations"]
 
     print(f"\nworkload: {call_total:,} allocator calls ({events:,} events), {allocations:,} allocations")
-    print(f"{'tool':<22}{'wall s':>9}{'slowdown':>10}{'trace MiB':>11}{'bytes/event':>13}")
+    print(f"{'tool':<26}{'wall s':>9}{'slowdown':>10}{'trace MiB':>11}{'bytes/event':>13}")
     for name, values in times.items():
         if not values:
             continue
         wall = statistics.median(values)
-        key = {"mematlas libunwind": "libunwind", "mematlas fp": "fp", "heaptrack": "heaptrack"}.get(name)
+        key = {"mematlas libunwind": "libunwind", "mematlas fp": "fp", "mematlas --writer-thread": "writer-thread",
+               "heaptrack": "heaptrack"}.get(name)
         size = sizes.get(key, (None, 0))[1] if key else 0
         per_event = f"{size / events:.2f}" if size else "-"
-        print(f"{name:<22}{wall:>9.3f}{wall / native:>9.2f}x{size / 1048576:>11.1f}{per_event:>13}")
+        print(f"{name:<26}{wall:>9.3f}{wall / native:>9.2f}x{size / 1048576:>11.1f}{per_event:>13}")
 
     ms = statistics.median(t_summary)
     print(f"\nmematlas summary: {ms:.3f} s = {ms / (call_total / 1e6):.3f} s per million calls")

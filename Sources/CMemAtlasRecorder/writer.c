@@ -40,6 +40,7 @@ static struct {
     int compress;
     int level;
     uint64_t residency_interval_ns; /* 0: no residency snapshots */
+    int writer_thread_at_start;     /* MEMATLAS_WRITER_THREAD=1: the writer thread even while single-threaded */
 } g_config;
 
 /* ---- Stream state, guarded by g_lock ---- */
@@ -261,6 +262,7 @@ static void read_config(void) {
     g_config.compress = !(compress && strcmp(compress, "none") == 0);
     g_config.level = (int)parse_decimal(getenv("MEMATLAS_ZSTD_LEVEL"), 3);
     g_config.residency_interval_ns = parse_decimal(getenv("MEMATLAS_RESIDENCY_MS"), 100) * 1000000ull;
+    g_config.writer_thread_at_start = parse_decimal(getenv("MEMATLAS_WRITER_THREAD"), 0) == 1;
 
     /* MEMATLAS_ROOT=1 marks the program `mematlas record` started: it writes the trace at the
      * output path itself. Flip it in place (no allocation) so that children and exec'd programs,
@@ -907,6 +909,7 @@ static int start_trace(void) {
     emit_process();
     emit_modules();
     emit_tick(1);
+    if (g_config.writer_thread_at_start) start_flusher(); /* asked for: faster, but a thread */
     return 0;
 }
 

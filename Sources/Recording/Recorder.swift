@@ -15,6 +15,9 @@ public struct RecordOptions: Sendable {
     public var compress: Bool = true
     /// Replace an existing trace at the output path.
     public var force: Bool = false
+    /// Start the recorder's writer thread at once, even in a single-threaded program (faster on a
+    /// machine with a spare core; the program then has a thread it did not start).
+    public var writerThread: Bool = false
 
     /// Default options.
     public init() {}
@@ -106,6 +109,7 @@ public enum Recorder {
         environment["MEMATLAS_DEPTH"] = String(options.maxDepth)
         environment["MEMATLAS_SAMPLE_MS"] = String(options.sampleIntervalMs)
         environment["MEMATLAS_COMPRESS"] = options.compress ? "zstd" : "none"
+        environment["MEMATLAS_WRITER_THREAD"] = options.writerThread ? "1" : "0"
 
         let (pid, status) = try spawnAndWait(executable: executable, arguments: [program] + arguments, environment: environment)
         var result = RecordingResult(exitCode: nil, signal: nil, pid: pid, traces: [], mainTrace: output)

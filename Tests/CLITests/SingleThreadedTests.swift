@@ -36,6 +36,11 @@ extension RealProgramTests {
         #expect(s["complete"] as? Bool == true)
         // Samples still come (from the program's own calls): time and RSS move.
         #expect(s["peakResidentBytes"] as? Int ?? 0 > 0)
+        // --writer-thread trades that for speed: the program sees the recorder's thread.
+        let trace = Tracing.scratchDirectory() + "/t"
+        let fast = try TestProcess.run(Tracing.mematlasBinary, ["record", "--writer-thread", "-o", trace, "--", dir + "/count_threads"])
+        #expect(fast.stdout == "2 thread\n")
+        #expect(try summary(trace)["complete"] as? Bool == true)
     }
 
     @Test func unshareIntoAUserNamespaceWorks() throws {

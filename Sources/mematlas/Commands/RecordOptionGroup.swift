@@ -21,6 +21,11 @@ struct RecordOptionGroup: ParsableArguments {
     @Flag(help: "Replace an existing trace at the output path.")
     var force = false
 
+    @Flag(name: .customLong("writer-thread"), help: ArgumentHelp(
+        "Compress and write on a thread of the recorder's even while the program is single-threaded.",
+        discussion: "Faster with a spare core, but the program then has a thread it did not start: unshare(CLONE_NEWUSER), sandboxes and Chromium's zygote refuse to run. By default the writer thread starts with the program's first thread."))
+    var writerThread = false
+
     func validate() throws {
         guard ["libunwind", "fp", "none"].contains(unwind) else {
             throw ValidationError("--unwind must be libunwind, fp or none (got \(unwind))")
@@ -37,6 +42,7 @@ struct RecordOptionGroup: ParsableArguments {
         options.sampleIntervalMs = sampleInterval
         options.compress = !noCompress
         options.force = force
+        options.writerThread = writerThread
         return options
     }
 }
