@@ -10,7 +10,7 @@ extension RealProgramTests {
         // the recorder used to hang at start, then to lose the whole trace at its first compression.
         guard let rustc = Recorder.resolve("rustc") else { return }  // no Rust toolchain here: nothing to run
         let run = try recordBoth(rustc, ["--version"], timeout: 120)
-        #expect(run.plain.status == 0)
+        guard run.plain.status == 0 else { return }  // a rustup proxy without an installed toolchain
         #expect(run.recorded.status == 0)
         #expect(run.recorded.stdout == run.plain.stdout)
         #expect(run.recorded.stdout.hasPrefix("rustc "))
@@ -27,7 +27,9 @@ extension RealProgramTests {
                 #expect((s["calls"] as? [String: Int])?["mmap"] ?? 0 > 0)
             }
         }
-        #expect(flagged == 1)
+        // rustup's toolchains link jemalloc into rustc; a distribution's rustc may use glibc's malloc.
+        let rustupToolchain = try run.traces.contains { try (summary($0)["executable"] as? String)?.contains("/.rustup/toolchains/") == true }
+        #expect(rustupToolchain ? flagged == 1 : flagged <= 1)
     }
 
     @Test func nonPIEProgramThatTakesMallocsAddressIsNotFlagged() throws {
