@@ -14,7 +14,7 @@ enum PlacementDigest {
     /// The workload: up to about `liveTarget` blocks live, sizes mostly 16-128 bytes with some up to
     /// 1 KiB and a few up to 16 KiB, most frees taking one of the newest blocks, 5% reallocations.
     static func digest(_ model: any AllocatorModel, seed: UInt64, operations: Int, liveTarget: Int = 3000) -> UInt64 {
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(state: seed)  // SplitMix64 (PropertyTests.swift): the same on every platform
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         func mix(_ value: UInt64) {
             var v = value
@@ -69,18 +69,5 @@ enum PlacementDigest {
             mix(block.kind == .used ? 1 : block.kind == .free ? 2 : 3)
         }
         return hash
-    }
-
-    /// SplitMix64 (Steele, Lea and Flood), for a workload that is the same on every platform.
-    struct SplitMix64 {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
     }
 }

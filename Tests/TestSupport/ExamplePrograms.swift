@@ -74,6 +74,17 @@ public struct ExampleBuildError: Error, CustomStringConvertible {
 
 /// Runs a program to completion and captures its output, for tests.
 public enum TestProcess {
+    /// Reads `pipe` until what it gave contains `text` (or the writer closed it): for a test that
+    /// acts on a running program once it says it got somewhere.
+    public static func read(_ pipe: Pipe, until text: String) {
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains(text) {
+            let chunk = pipe.fileHandleForReading.availableData
+            if chunk.isEmpty { return }
+            seen.append(chunk)
+        }
+    }
+
     /// The result of a finished process.
     public struct Result: Sendable {
         /// The exit code, or 128 + the signal that killed the process (as a shell reports it).

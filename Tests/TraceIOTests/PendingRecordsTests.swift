@@ -24,12 +24,7 @@ import TraceIO
         let out = Pipe()
         process.standardOutput = out
         try process.run()
-        var seen = Data()
-        while !String(decoding: seen, as: UTF8.self).contains("allocated") {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen.append(chunk)
-        }
+        TestProcess.read(out, until: "allocated")
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         #expect(FileManager.default.fileExists(atPath: trace + PendingRecords.suffix))

@@ -105,12 +105,7 @@ import TraceModel
         process.standardOutput = out
         try process.run()
         // Wait for "allocated", then one more sample interval, then SIGKILL the program.
-        var seen = Data()
-        while !String(decoding: seen, as: UTF8.self).contains("allocated") {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen.append(chunk)
-        }
+        TestProcess.read(out, until: "allocated")
         usleep(100_000)
         // Only the program itself (not mematlas, whose command line names it too).
         let pids = try TestProcess.run("pgrep", ["-f", program]).stdout.split(separator: "\n").compactMap { Int32($0) }
