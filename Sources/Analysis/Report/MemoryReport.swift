@@ -99,7 +99,7 @@ public struct ReportLimits: Sendable {
 public struct ReportSummary: Sendable, Equatable {
     /// The traced program's path.
     public var program: String
-    /// Its arguments.
+    /// Its command line, argv[0] first (empty when unknown).
     public var arguments: [String]
     /// Its pid.
     public var pid: UInt32

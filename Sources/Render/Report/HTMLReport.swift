@@ -14,7 +14,7 @@ public struct HTMLReport {
         out.reserveCapacity(256 << 10)
         let s = report.summary
         let h = HTMLEscaping.html
-        let command = ([s.program] + s.arguments).joined(separator: " ")
+        let command = s.arguments.isEmpty ? s.program : s.arguments.joined(separator: " ")  // argv[0] first
         out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         out += "<title>MemAtlas report: \(h(lastComponent(s.program)))</title>\n"

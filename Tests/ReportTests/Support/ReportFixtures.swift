@@ -54,7 +54,7 @@ enum ReportFixtures {
 
     static func report() -> MemoryReport {
         let summary = ReportSummary(
-            program: "/bin/demo", arguments: ["--name", hostile], pid: 4242, trace: "/tmp/demo & co.trace", durationNs: 2_500_000_000,
+            program: "/bin/demo", arguments: ["/bin/demo", "--name", hostile], pid: 4242, trace: "/tmp/demo & co.trace", durationNs: 2_500_000_000,
             peakHeapBytes: 50_640, peakHeapTimeNs: 1_200_000_000, peakResidentBytes: 3_145_728, peakResidentTimeNs: 1_300_000_000,
             allocatedBytes: 56_432, allocations: 111, calls: 200, leakedBytes: 12_320, leakedBlocks: 2, temporaryAllocations: 90, events: 200)
         var report = MemoryReport(summary: summary)
