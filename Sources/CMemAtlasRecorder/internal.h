@@ -191,38 +191,37 @@ struct ma_address_coder {
     uint64_t lists[2][MA_ADDRESS_CACHE]; /* [0] = FREED, [1] = ALLOCATED */
 };
 
-static inline void ma_address_move_to_front(uint64_t *list, uint64_t address) {
-    int i = 0;
-    while (i < MA_ADDRESS_CACHE - 1 && list[i] != address) i++;
+/* Moves list[i] to the front; the entries before it shift back by one (with i = the last index:
+ * a new entry goes in front and the last one is dropped). */
+static inline void ma_address_promote(uint64_t *list, int i, uint64_t address) {
     for (; i > 0; i--) list[i] = list[i - 1];
     list[0] = address;
 }
 
-/* A released address cannot be released again before it is returned, and a returned one cannot be
- * returned again before it is released: drop it from the other list, so hits stay near the front. */
-static inline void ma_address_forget(uint64_t *list, uint64_t address) {
-    for (int i = 0; i < MA_ADDRESS_CACHE; i++) {
-        if (list[i] == address) {
-            for (; i < MA_ADDRESS_CACHE - 1; i++) list[i] = list[i + 1];
-            list[MA_ADDRESS_CACHE - 1] = 0;
-            return;
-        }
-    }
+/* Removes list[i]; the entries after it shift forward and the last becomes empty. */
+static inline void ma_address_remove(uint64_t *list, int i) {
+    for (; i < MA_ADDRESS_CACHE - 1; i++) list[i] = list[i + 1];
+    list[MA_ADDRESS_CACHE - 1] = 0;
 }
 
-static inline void ma_address_seen(struct ma_address_coder *coder, uint64_t address, int released) {
-    ma_address_move_to_front(coder->lists[released ? 0 : 1], address);
-    ma_address_forget(coder->lists[released ? 1 : 0], address);
-}
-
-/* released = 1 for an address being freed/unmapped, 0 for one being returned. */
+/* released = 1 for an address being freed/unmapped, 0 for one being returned. The address then
+ * goes to the front of its list (FREED or ALLOCATED) and leaves the other: a released address
+ * cannot be released again before it is returned, and a returned one cannot be returned again
+ * before it is released. So an address is in at most one list, at most once, and one scan finds
+ * everything the update needs. */
 static inline uint8_t *ma_put_adr(uint8_t *p, struct ma_address_coder *coder, uint64_t address, int released) {
     if (address == 0) return ma_put_uv(p, ((uint64_t)(2 * MA_ADDRESS_CACHE) << 1) | 1);
+    int target = released ? 0 : 1;
     for (int list = 0; list < 2; list++) {
         for (int i = 0; i < MA_ADDRESS_CACHE; i++) {
             if (coder->lists[list][i] == address) {
                 p = ma_put_uv(p, ((uint64_t)(list * MA_ADDRESS_CACHE + i) << 1) | 1);
-                ma_address_seen(coder, address, released);
+                if (list == target) {
+                    ma_address_promote(coder->lists[target], i, address);
+                } else {
+                    ma_address_remove(coder->lists[list], i);
+                    ma_address_promote(coder->lists[target], MA_ADDRESS_CACHE - 1, address);
+                }
                 return p;
             }
         }
@@ -231,7 +230,7 @@ static inline uint8_t *ma_put_adr(uint8_t *p, struct ma_address_coder *coder, ui
     coder->previous = address;
     if ((delta & 15) == 0) p = ma_put_uv(p, ma_zigzag(delta / 16) << 2);
     else p = ma_put_uv(p, (ma_zigzag(delta) << 2) | 2);
-    ma_address_seen(coder, address, released);
+    ma_address_promote(coder->lists[target], MA_ADDRESS_CACHE - 1, address);
     return p;
 }
 

@@ -92,30 +92,44 @@ static int find_stack_bounds(void) {
 
 /* Walks the frame-pointer chain from the caller, leaving out the recorder's own frames at the top
  * (kept in place, not moved afterwards: this runs at every event); *last is the address of the
- * last frame record read (where the chain ended), which pins where on the stack the walk stopped. */
+ * last frame record read (where the chain ended), which pins where on the stack the walk stopped.
+ * A frame record is read only when it lies within this thread's stack, 8-aligned, and above the
+ * previous one; a return address under 4096 ends the chain. */
 __attribute__((noinline)) static int walk_frame_pointers(uintptr_t *frames, int max, uintptr_t *last) {
     *last = 0;
     if (!t_stack_high && !find_stack_bounds()) return 0;
+    /* One unsigned compare tests low <= at <= high - 16 (at > high - 16, not at + 16 > high: a
+     * garbage frame pointer near 2^64, left in rbp by code built without frame pointers, must
+     * not wrap past the check). */
+    const uintptr_t low = t_stack_low, span = t_stack_high - 16 - t_stack_low;
+    const uintptr_t self_start = g_self_start, self_size = g_self_end - g_self_start;
     uintptr_t *fp = __builtin_frame_address(0);
-    int n = 0, own = 1;
-    while (n < max) {
-        uintptr_t at = (uintptr_t)fp;
-        /* at > high - 16, not at + 16 > high: a garbage frame pointer near 2^64 (code built
-         * without frame pointers leaves anything in rbp, e.g. -16) must not wrap past the check. */
-        if (at < t_stack_low || at > t_stack_high - 16 || (at & 7)) break;
+    uintptr_t at = 0, read = 0;
+    int n = 0;
+    /* The recorder's own frames. */
+    for (;;) {
+        at = (uintptr_t)fp;
+        if (at - low > span || (at & 7)) goto done;
         uintptr_t ret = fp[1];
-        if (ret < 4096) break;
-        if (own && ret >= g_self_start && ret < g_self_end) {
-            /* still inside the recorder */
-        } else {
-            own = 0;
-            frames[n++] = ret;
-        }
-        *last = at;
+        if (ret < 4096) goto done;
+        read = at;
+        if (ret - self_start >= self_size) break;
+        uintptr_t *next = (uintptr_t *)fp[0];
+        if ((uintptr_t)next <= at) goto done;
+        fp = next;
+    }
+    /* The program's frames, from the first one outside the recorder. */
+    while (n < max) {
+        frames[n++] = fp[1];
+        read = at;
         uintptr_t *next = (uintptr_t *)fp[0];
         if ((uintptr_t)next <= at) break;
         fp = next;
+        at = (uintptr_t)fp;
+        if (at - low > span || (at & 7) || fp[1] < 4096) break;
     }
+done:
+    *last = read;
     return n;
 }
 
@@ -179,14 +193,22 @@ void ma_fast_remember(const uintptr_t *key, int length, const uintptr_t *frames,
  * The stack table maps each distinct stack to its id (1, 2, ...); the fast-path table maps a
  * frame-pointer key to a stack id (or 0). Both are used under the writer lock. */
 
+/* The multiplies are off the dependency chain (one rotate and xor a frame), then one final mix. */
 static uint64_t hash_frames(const uintptr_t *frames, int count) {
     uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)count;
-    for (int i = 0; i < count; i++) {
-        h ^= frames[i];
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
+    for (int i = 0; i < count; i++) h = ((h << 7) | (h >> 57)) ^ ((uint64_t)frames[i] * 0xff51afd7ed558ccdull);
+    h ^= h >> 32;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 29;
     return h | 1; /* never 0: 0 marks an empty slot */
+}
+
+/* Stacks are short: an inline loop beats a call to memcmp. */
+static inline int same_frames(const uintptr_t *a, const uintptr_t *b, int count) {
+    int i = 0;
+    for (; i + 1 < count; i += 2)
+        if ((a[i] ^ b[i]) | (a[i + 1] ^ b[i + 1])) return 0;
+    return i == count || a[i] == b[i];
 }
 
 static int grow_slots(struct ma_frame_table *t) {
@@ -212,8 +234,7 @@ static struct ma_frame_slot *table_lookup(struct ma_frame_table *t, const uintpt
     size_t mask = t->slot_count - 1;
     for (size_t i = *hash & mask; t->slots[i].hash; i = (i + 1) & mask) {
         struct ma_frame_slot *s = &t->slots[i];
-        if (s->hash == *hash && s->depth == (uint32_t)count &&
-            memcmp(t->frames + s->offset, frames, (size_t)count * sizeof *frames) == 0)
+        if (s->hash == *hash && s->depth == (uint32_t)count && same_frames(t->frames + s->offset, frames, count))
             return s;
     }
     return NULL;

@@ -426,62 +426,72 @@ private struct ByteSource {
 // MARK: - Record decoder
 
 /// The adr field decoder (schema: adr): the last delta-coded address and the FREED and ALLOCATED
-/// move-to-front lists, kept exactly as the writer keeps them.
+/// move-to-front lists, kept exactly as the writer keeps them. An address is in at most one list
+/// (the writer codes a listed address by its place), so a hit or a delta says all the update needs.
 struct AddressDecoder {
+    typealias List = (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
     var previous: UInt64 = 0
-    var freed: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
-    var allocated: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+    var freed: List = (0, 0, 0, 0, 0, 0, 0, 0)
+    var allocated: List = (0, 0, 0, 0, 0, 0, 0, 0)
 
     @inline(__always) mutating func decode(_ v: UInt64, released: Bool, bad: inout Bool) -> UInt64 {
-        let address: UInt64
+        let cache = Int(MA_ADDRESS_CACHE)
         if v & 1 == 1 {
             let index = Int(v >> 1)
-            if index == 2 * Int(MA_ADDRESS_CACHE) { return 0 }
-            guard index < 2 * Int(MA_ADDRESS_CACHE) else {
+            if index == 2 * cache { return 0 }
+            guard index < 2 * cache else {
                 bad = true
                 return 0
             }
-            address = index < Int(MA_ADDRESS_CACHE)
-                ? withUnsafeBytes(of: &freed) { $0.load(fromByteOffset: index * 8, as: UInt64.self) }
-                : withUnsafeBytes(of: &allocated) { $0.load(fromByteOffset: (index - Int(MA_ADDRESS_CACHE)) * 8, as: UInt64.self) }
-        } else {
-            let z = v >> 2
-            let delta = Int64(bitPattern: (z >> 1) ^ (0 &- (z & 1)))
-            previous = previous &+ UInt64(bitPattern: v & 2 == 0 ? delta &* 16 : delta)
-            address = previous
-        }
-        if released {
-            Self.moveToFront(&freed, address)
-            Self.forget(&allocated, address)
-        } else {
-            Self.moveToFront(&allocated, address)
-            Self.forget(&freed, address)
-        }
-        return address
-    }
-
-    @inline(__always) static func forget(_ list: inout (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64), _ address: UInt64) {
-        withUnsafeMutableBytes(of: &list) { raw in
-            let entries = raw.bindMemory(to: UInt64.self)
-            guard var i = entries.firstIndex(of: address) else { return }
-            while i < entries.count - 1 {
-                entries[i] = entries[i + 1]
-                i += 1
+            let inFreed = index < cache
+            let i = inFreed ? index : index - cache
+            let address = inFreed ? Self.entry(&freed, i) : Self.entry(&allocated, i)
+            if inFreed == released {
+                if released { Self.promote(&freed, i, address) } else { Self.promote(&allocated, i, address) }
+            } else if released {
+                Self.remove(&allocated, i)
+                Self.promote(&freed, cache - 1, address)
+            } else {
+                Self.remove(&freed, i)
+                Self.promote(&allocated, cache - 1, address)
             }
-            entries[entries.count - 1] = 0
+            return address
         }
+        let z = v >> 2
+        let delta = Int64(bitPattern: (z >> 1) ^ (0 &- (z & 1)))
+        previous = previous &+ UInt64(bitPattern: v & 2 == 0 ? delta &* 16 : delta)
+        if released { Self.promote(&freed, cache - 1, previous) } else { Self.promote(&allocated, cache - 1, previous) }
+        return previous
     }
 
-    @inline(__always) static func moveToFront(_ list: inout (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64), _ address: UInt64) {
+    @inline(__always) static func entry(_ list: inout List, _ i: Int) -> UInt64 {
+        withUnsafeBytes(of: &list) { $0.load(fromByteOffset: i * 8, as: UInt64.self) }
+    }
+
+    /// Moves entry i to the front; the entries before it shift back by one (i = the last index
+    /// drops the last entry for a new one).
+    @inline(__always) static func promote(_ list: inout List, _ i: Int, _ address: UInt64) {
         withUnsafeMutableBytes(of: &list) { raw in
             let entries = raw.bindMemory(to: UInt64.self)
-            var i = 0
-            while i < entries.count - 1 && entries[i] != address { i += 1 }
+            var i = i
             while i > 0 {
                 entries[i] = entries[i - 1]
                 i -= 1
             }
             entries[0] = address
+        }
+    }
+
+    /// Removes entry i; the entries after it shift forward and the last becomes empty.
+    @inline(__always) static func remove(_ list: inout List, _ i: Int) {
+        withUnsafeMutableBytes(of: &list) { raw in
+            let entries = raw.bindMemory(to: UInt64.self)
+            var i = i
+            while i < entries.count - 1 {
+                entries[i] = entries[i + 1]
+                i += 1
+            }
+            entries[entries.count - 1] = 0
         }
     }
 }
