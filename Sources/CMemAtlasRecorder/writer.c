@@ -38,6 +38,7 @@ static struct {
     int max_depth;
     uint64_t interval_ns;
     int compress;
+    int root_uncompressed; /* the root's trace is written uncompressed (its parent compresses it) */
     int level;
     uint64_t residency_interval_ns; /* 0: no residency snapshots */
     int writer_thread_at_start;     /* MEMATLAS_WRITER_THREAD=1: the writer thread even while single-threaded */
@@ -155,6 +156,7 @@ static struct {
     uint8_t *out;
     size_t out_size;
 } g_zstd;
+static int g_compress_trace; /* this trace is compressed (g_zstd.context is set) */
 
 /* Each thread's last stack and its id: a loop that allocates from one place skips the table. The
  * generation changes when the table is reset (a forked child's new trace). */
@@ -283,6 +285,10 @@ static void read_config(void) {
             break;
         }
     }
+    /* `mematlas record` compresses the started program's trace itself, on another core (other
+     * processes' traces are compressed here). */
+    const char *parent_compresses = getenv("MEMATLAS_PARENT_COMPRESSES");
+    g_config.root_uncompressed = g_config.root && parent_compresses && strcmp(parent_compresses, "1") == 0;
 }
 
 /* Opens a new trace file: never follows a symlink, never overwrites (O_EXCL), mode 0600, and
@@ -407,7 +413,7 @@ static void finish_pending(void) {
 }
 
 static void write_out_locked(const uint8_t *data, size_t size) {
-    if (!g_zstd.context) {
+    if (!g_compress_trace) {
         if (ma_write_all(g_fd, data, size) != 0) g_state = MA_STATE_DISABLED;
         return;
     }
@@ -902,7 +908,8 @@ static int start_trace(void) {
     if (g_fd < 0) return -1;
     if (setup_buffers() != 0) return -1;
     int flags = 0;
-    if (g_zstd.context) {
+    g_compress_trace = g_zstd.context && !(g_config.root && g_config.root_uncompressed);
+    if (g_compress_trace) {
         g_zstd.reset(g_zstd.context, 1 /* ZSTD_reset_session_only */);
         flags |= MA_FLAG_ZSTD;
     }

@@ -110,14 +110,25 @@ public enum Recorder {
         environment["MEMATLAS_SAMPLE_MS"] = String(options.sampleIntervalMs)
         environment["MEMATLAS_COMPRESS"] = options.compress ? "zstd" : "none"
         environment["MEMATLAS_WRITER_THREAD"] = options.writerThread ? "1" : "0"
+        // The started program's trace is compressed here, on another core (see TraceCompressor).
+        let compressor = options.compress ? TraceCompressor(trace: output) : nil
+        environment[TraceCompressor.environmentVariable] = compressor == nil ? "0" : "1"
+        compressor?.start()
 
-        let (pid, status) = try spawnAndWait(executable: executable, arguments: [program] + arguments, environment: environment)
+        let pid: Int32, status: Int32
+        do {
+            (pid, status) = try spawnAndWait(executable: executable, arguments: [program] + arguments, environment: environment)
+        } catch {
+            compressor?.finish()
+            throw error
+        }
         var result = RecordingResult(exitCode: nil, signal: nil, pid: pid, traces: [], mainTrace: output)
         if status & 0x7f == 0 { result.exitCode = (status >> 8) & 0xff } else { result.signal = status & 0x7f }
 
         result.traces = traceFiles(for: output)
         // A process that was killed or crashed left the records it had not written in TRACE.pending.
         for trace in result.traces { PendingRecords.salvage(trace: trace) }
+        compressor?.finish()
         guard result.traces.first == output else {
             throw RecordError(message: "the recorder did not start in \(program): no trace was written at \(output) (a setuid program, or one that clears LD_PRELOAD, cannot be traced)")
         }

@@ -207,10 +207,13 @@ import TraceModel
         }
         #expect(pids.count == 4)
         #expect(ends.sorted() == ["_exit", "exec", "exit", "exit", "exit"])
-        // Every process's trace, the children's written by the recorder alone, is private (0600).
+        // Every process's trace, the children's written by the recorder alone, is private (0600)
+        // and compressed: the started program's by `record` (on another core), the others' by the
+        // recorder in each process.
         for trace in run.traces {
             let attributes = try FileManager.default.attributesOfItem(atPath: trace)
             #expect((attributes[.posixPermissions] as? Int) == 0o600, "\(trace)")
+            #expect(try Tracing.isCompressed(trace), "\(trace)")
         }
         let parent = try summary(run.traces[0])
         #expect((parent["calls"] as? [String: Int])?["malloc"] == 111)  // 100 + 10 + stdout's buffer

@@ -69,6 +69,8 @@ extension RealProgramTests {
         #expect(s["leakedBlocks"] as? Int == 6)
         #expect(s["complete"] as? Bool == false)  // no exit record: it was killed
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: (run.traces[0] as NSString).deletingLastPathComponent)
-        #expect(!leftovers.contains { $0.hasSuffix(".pending") })
+        #expect(!leftovers.contains { $0.hasSuffix(".pending") || $0.hasSuffix(".compressing") })
+        // The program wrote its trace uncompressed; `record` compressed it, pending records included.
+        #expect(try Tracing.isCompressed(run.traces[0]))
     }
 }

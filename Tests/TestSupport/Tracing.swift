@@ -25,6 +25,12 @@ public enum Tracing {
         return (result, report)
     }
 
+    /// Whether a trace's header says its body is zstd-compressed (MA_FLAG_ZSTD).
+    public static func isCompressed(_ trace: String) throws -> Bool {
+        let header = try Data(contentsOf: URL(fileURLWithPath: trace)).prefix(12)
+        return header.count == 12 && header.prefix(8) == Data("MEMATLAS".utf8) && header[10] & 1 == 1
+    }
+
     /// The built `mematlas` executable (next to the test bundle, as `swift build` lays them out).
     public static var mematlasBinary: String { builtExecutable("mematlas") }
 

@@ -47,7 +47,7 @@ import TraceModel
         }
         func write() -> String {
             let path = Tracing.scratchDirectory() + "/t"
-            FileManager.default.createFile(atPath: path, contents: Data(file))
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(file)))
             return path
         }
     }

@@ -1,0 +1,133 @@
+import Foundation
+import MemAtlasTraceSchema
+import TraceIO
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Compresses the started program's trace in `mematlas record`'s own process, on another core:
+/// the program's first image writes its records uncompressed (`MEMATLAS_PARENT_COMPRESSES`) and
+/// never spends its time in zstd, which is otherwise its costliest part. A thread follows the
+/// trace as it grows and compresses it into `TRACE.compressing`; `finish` (after the program
+/// ended and its pending records were appended) compresses the rest, writes the header with
+/// MA_FLAG_ZSTD and renames the result over the trace. Until then, and whenever something fails,
+/// the uncompressed trace stays as it is: a valid trace.
+final class TraceCompressor {
+    static let environmentVariable = "MEMATLAS_PARENT_COMPRESSES"
+
+    private let tracePath: String
+    private let zstd: ZstdCompressor
+    private let partialPath: String
+    private let done = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var programEnded = false
+    private var thread: Thread?
+
+    /// nil when zstd cannot be loaded here (the program then compresses its own trace).
+    init?(trace: String) {
+        guard let zstd = ZstdCompressor() else { return nil }
+        self.zstd = zstd
+        tracePath = trace
+        partialPath = trace + ".compressing"
+    }
+
+    /// Starts following the trace.
+    func start() {
+        let thread = Thread { [self] in
+            follow()
+            done.signal()
+        }
+        thread.stackSize = 1 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    /// The program ended (and its pending records are in the trace): compresses what is left and
+    /// replaces the trace by its compressed form.
+    func finish() {
+        lock.lock()
+        programEnded = true
+        lock.unlock()
+        done.wait()
+    }
+
+    private var hasProgramEnded: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return programEnded
+    }
+
+    private func follow() {
+        // The trace appears when the recorder starts in the program.
+        var input: Int32 = -1
+        while input < 0 {
+            input = open(tracePath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            if input >= 0 { break }
+            if hasProgramEnded { return }
+            usleep(2000)
+        }
+        defer { close(input) }
+        let output = open(partialPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard output >= 0 else { return }
+        var keep = false
+        defer {
+            close(output)
+            if !keep { unlink(partialPath) }
+        }
+        let headerSize = Int(MA_TRACE_HEADER_SIZE)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        func write(_ bytes: UnsafeRawBufferPointer, at offset: off_t? = nil) throws {
+            var done = 0
+            while done < bytes.count {
+                let n = offset.map { pwrite(output, bytes.baseAddress! + done, bytes.count - done, $0 + off_t(done)) }
+                    ?? Glibc.write(output, bytes.baseAddress! + done, bytes.count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw RecordError(message: "\(partialPath): \(String(cString: strerror(errno)))") }
+                done += n
+            }
+        }
+        do {
+            try write(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<headerSize]))  // the header comes last
+            var offset = off_t(headerSize)
+            var ended = false
+            var pause: useconds_t = 1000  // grows to 20 ms while the program writes nothing
+            while true {
+                let n = pread(input, buffer.baseAddress, buffer.count, offset)
+                if n < 0 && errno == EINTR { continue }
+                guard n >= 0 else { return }
+                if n > 0 {
+                    offset += off_t(n)
+                    pause = 1000
+                    guard try zstd.compress(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), end: false, write: { try write($0) }) else { return }
+                    continue
+                }
+                // At the end of what is written: once the program has ended, one more read finds
+                // anything appended before it was known to have ended.
+                if ended { break }
+                if hasProgramEnded {
+                    ended = true
+                } else {
+                    usleep(pause)
+                    pause = min(pause * 2, 20_000)
+                }
+            }
+            guard try zstd.compress(UnsafeRawBufferPointer(start: nil, count: 0), end: true, write: { try write($0) }) else { return }
+            // The header as the recorder left it (its flags are final now), marked compressed.
+            guard pread(input, buffer.baseAddress, headerSize, 0) == headerSize,
+                  memcmp(buffer.baseAddress!, MA_TRACE_MAGIC, Int(MA_TRACE_MAGIC_SIZE)) == 0, Int(buffer[12]) == headerSize
+            else { return }
+            let flags = UInt16(buffer[10]) | UInt16(buffer[11]) << 8
+            guard flags & UInt16(MA_FLAG_ZSTD) == 0 else { return }
+            let marked = flags | UInt16(MA_FLAG_ZSTD)
+            buffer[10] = UInt8(marked & 0xff)
+            buffer[11] = UInt8(marked >> 8)
+            try write(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<headerSize]), at: 0)
+            guard rename(partialPath, tracePath) == 0 else { return }
+            keep = true
+        } catch {
+            return
+        }
+    }
+}
