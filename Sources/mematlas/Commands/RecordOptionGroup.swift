@@ -22,8 +22,8 @@ struct RecordOptionGroup: ParsableArguments {
     var force = false
 
     @Flag(name: .customLong("writer-thread"), help: ArgumentHelp(
-        "Compress and write on a thread of the recorder's even while the program is single-threaded.",
-        discussion: "Faster with a spare core, but the program then has a thread it did not start: unshare(CLONE_NEWUSER), sandboxes and Chromium's zygote refuse to run. By default the writer thread starts with the program's first thread."))
+        "Write the trace on a thread of the recorder's even while the program is single-threaded.",
+        discussion: "The program then has a thread it did not start: unshare(CLONE_NEWUSER), sandboxes and Chromium's zygote refuse to run. By default the writer thread starts with the program's first thread, and the started program's trace is compressed by mematlas record, on another core."))
     var writerThread = false
 
     func validate() throws {
