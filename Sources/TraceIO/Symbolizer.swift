@@ -103,18 +103,39 @@ public final class Symbolizer {
 
     /// The module and file address of a runtime instruction pointer, looked up in the module map in
     /// effect when `stack` was captured (then in later maps: a library may have been mapped in
-    /// just before its first stack was seen).
+    /// just before its first stack was seen; then in earlier ones).
     public func locate(_ ip: UInt64, stack: StackID = StackID(UInt32.max)) -> CodeLocation? {
-        guard !moduleMaps.isEmpty else { return nil }
-        var first = 0
-        for (i, map) in moduleMaps.enumerated() where map.stacksBefore < stack.rawValue { first = i }
-        for map in moduleMaps[first...] + moduleMaps[..<first].reversed() {
-            for module in map.modules where module.contains(ip) {
+        guard !moduleMaps.isEmpty, allSegments.contains(ip) else { return nil }
+        // The last map that came before the stack (maps are in stream order: stacksBefore grows).
+        var low = 0, high = moduleMaps.count
+        while low < high {
+            let mid = (low + high) / 2
+            if moduleMaps[mid].stacksBefore < stack.rawValue { low = mid + 1 } else { high = mid }
+        }
+        let first = max(low - 1, 0)
+        var i = first
+        while true {
+            if let module = segmentIndex(i).module(containing: ip) {
                 return CodeLocation(module: module.path, fileAddress: ip &- module.loadBias, file: symbolFile(for: module))
             }
+            // first, first + 1, ..., last, then first - 1, ..., 0
+            if i >= first { i = i + 1 < moduleMaps.count ? i + 1 : first - 1 } else { i -= 1 }
+            if i < 0 { return nil }
         }
-        return nil
     }
+
+    /// Each module map's segments by address, built when first needed.
+    private var segmentIndexes: [Int: SegmentIndex] = [:]
+    private func segmentIndex(_ map: Int) -> SegmentIndex {
+        if let index = segmentIndexes[map] { return index }
+        let index = SegmentIndex(moduleMaps[map].modules)
+        segmentIndexes[map] = index
+        return index
+    }
+
+    /// The segments of every module of every map: an address outside all of them (a JIT's code)
+    /// is answered at once, however many maps the trace has.
+    private lazy var allSegments = CoveredAddresses(moduleMaps)
 
     /// Symbolizes instruction pointers (return addresses: each is looked up at `ip - 1`, the call).
     /// Results are cached; addresses outside every module give a `0x…` frame.
@@ -122,9 +143,10 @@ public final class Symbolizer {
         var pending: [(ip: UInt64, location: CodeLocation)] = []
         var seen = Set<UInt64>()
         for ip in ips where cache[ip] == nil && seen.insert(ip).inserted {
-            if let location = locate(ip &- 1), location.file != nil {
+            let location = locate(ip &- 1)
+            if let location, location.file != nil {
                 pending.append((ip, location))
-            } else if let location = locate(ip &- 1), !location.module.isEmpty {
+            } else if let location, !location.module.isEmpty {
                 // The module's file is gone or is other code now: name the place, not a guess.
                 let name = (location.module as NSString).lastPathComponent
                 cache[ip] = [SymbolizedFrame(function: "\(name)+0x" + String(location.fileAddress, radix: 16), module: location.module)]
@@ -246,4 +268,75 @@ public enum Demangler {
         }
         return name
     }
+}
+
+/// The segments of one module map, sorted by runtime address for binary search (the segments
+/// loaded at one moment cannot overlap).
+struct SegmentIndex {
+    private var starts: [UInt64] = []
+    private var ends: [UInt64] = []
+    private var owners: [Int] = []
+    private let modules: [Module]
+
+    init(_ modules: [Module]) {
+        self.modules = modules
+        var ranges: [(start: UInt64, end: UInt64, owner: Int)] = []
+        for (i, module) in modules.enumerated() {
+            for segment in module.segments where segment.size > 0 {
+                let start = segment.fileAddress &+ module.loadBias
+                ranges.append((start, start &+ segment.size, i))
+            }
+        }
+        ranges.sort { ($0.start, $0.owner) < ($1.start, $1.owner) }
+        starts = ranges.map(\.start)
+        ends = ranges.map(\.end)
+        owners = ranges.map(\.owner)
+    }
+
+    /// The module with a segment holding `address`.
+    func module(containing address: UInt64) -> Module? {
+        let i = lastStart(atOrBefore: address, in: starts)
+        return i >= 0 && address < ends[i] ? modules[owners[i]] : nil
+    }
+}
+
+/// The addresses covered by any segment of any module of a trace, as disjoint ranges (the maps of
+/// different moments can overlap: a library unloaded, another loaded in its place).
+struct CoveredAddresses {
+    private var starts: [UInt64] = []
+    private var ends: [UInt64] = []
+
+    init(_ maps: [ModuleMap]) {
+        var ranges: [(start: UInt64, end: UInt64)] = []
+        for module in Set(maps.flatMap(\.modules)) {
+            for segment in module.segments where segment.size > 0 {
+                let start = segment.fileAddress &+ module.loadBias
+                ranges.append((start, start &+ segment.size))
+            }
+        }
+        ranges.sort { $0.start < $1.start }
+        for range in ranges {
+            if let last = ends.last, range.start <= last {
+                ends[ends.count - 1] = max(last, range.end)
+            } else {
+                starts.append(range.start)
+                ends.append(range.end)
+            }
+        }
+    }
+
+    func contains(_ address: UInt64) -> Bool {
+        let i = lastStart(atOrBefore: address, in: starts)
+        return i >= 0 && address < ends[i]
+    }
+}
+
+/// The index of the last element of sorted `starts` that is at most `address`, or -1.
+private func lastStart(atOrBefore address: UInt64, in starts: [UInt64]) -> Int {
+    var low = 0, high = starts.count
+    while low < high {
+        let mid = (low + high) / 2
+        if starts[mid] <= address { low = mid + 1 } else { high = mid }
+    }
+    return low - 1
 }

@@ -377,6 +377,23 @@ import TraceModel
         #expect(maps.last?.contains(program) == true)
     }
 
+    @Test func framesOutsideEveryModuleDoNotRepeatTheModuleMap() throws {
+        // 200 new stacks through generated code (as a JIT's): the loader's list did not change, so
+        // the trace holds no module map beyond the first (it used to get one per such stack).
+        let program = try ExamplePrograms.build("c/jit_frames.c")
+        for unwind in ["libunwind", "fp"] {
+            let trace = Tracing.scratchDirectory() + "/trace"
+            let run = try TestProcess.run(Tracing.mematlasBinary, ["record", "--unwind", unwind, "-o", trace, "--", program])
+            #expect(run.status == 0)
+            #expect(run.stdout == "200 allocations through generated code\n")
+            let reader = try readMetadata(trace)
+            #expect(reader.moduleMaps.count == 1, "\(unwind): \(reader.moduleMaps.count) module maps")
+            let calls = try summary(trace)["calls"] as? [String: Int]
+            #expect(calls?["malloc"] == 201)  // and stdout's buffer
+            #expect(calls?["free"] == 200)
+        }
+    }
+
     @Test func threadsThatAskForTheirStackBeforeAllocatingDoNotHang() throws {
         // glibc's pthread_getattr_np holds the thread's lock across a realloc; the recorder's first
         // stack capture on that thread asked pthread_getattr_np again and waited forever.
