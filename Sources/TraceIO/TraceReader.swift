@@ -512,10 +512,11 @@ public final class TraceBatch {
     public static let capacity = 4096
     /// The events; the first `count` are valid.
     public let events: UnsafeMutableBufferPointer<TraceEvent>
-    /// Valid events.
-    public private(set) var count = 0
+    /// Valid events. (One thread at a time owns a batch: the pipeline hands it over under a lock,
+    /// so the per-event runtime exclusivity checks are skipped.)
+    @exclusivity(unchecked) public private(set) var count = 0
     /// Ticks, in order.
-    public private(set) var ticks: [TraceTick] = []
+    @exclusivity(unchecked) public private(set) var ticks: [TraceTick] = []
 
     init() {
         events = .allocate(capacity: Self.capacity)

@@ -18,7 +18,7 @@ public struct StackID: Hashable, Comparable, Sendable {
     /// Wraps a raw stack id.
     @inlinable public init(_ rawValue: UInt32) { self.rawValue = rawValue }
     /// The "no stack" id.
-    public static let none = StackID(0)
+    @inlinable public static var none: StackID { StackID(0) }
     @inlinable public static func < (a: StackID, b: StackID) -> Bool { a.rawValue < b.rawValue }
 }
 
