@@ -68,13 +68,33 @@ static void writer_lock_slow(void) {
     }
 }
 
+/* glibc's flag (2.32 and later), 1 until the process first starts a thread (pthread_create sets it
+ * to 0 before the thread exists, and never back). While it is 1 no other thread can contend for
+ * the writer lock, so the lock is a plain flag: its atomic instructions were most of the time of
+ * recording an event. Signal handlers stay out of the recorder through the hooks' guard. The
+ * reference is weak: on a C library without the flag the lock is always atomic. */
+extern char __libc_single_threaded __attribute__((weak));
+static inline int single_threaded(void) { return &__libc_single_threaded != NULL && __libc_single_threaded; }
+
 static inline void writer_lock(void) {
+    if (MA_LIKELY(single_threaded())) {
+        __atomic_store_n(&g_lock, 1, __ATOMIC_RELAXED);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        return;
+    }
     int expected = 0;
     if (MA_LIKELY(__atomic_compare_exchange_n(&g_lock, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))) return;
     writer_lock_slow();
 }
 
 static inline void writer_unlock(void) {
+    /* Atomic once a thread exists, even for a lock taken plainly before it was started (the
+     * pthread_create hook starts the writer thread with the lock held): a waiter may have come. */
+    if (MA_LIKELY(single_threaded())) {
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        __atomic_store_n(&g_lock, 0, __ATOMIC_RELAXED);
+        return;
+    }
     if (MA_UNLIKELY(__atomic_exchange_n(&g_lock, 0, __ATOMIC_RELEASE) == 2))
         syscall(SYS_futex, &g_lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
