@@ -610,10 +610,18 @@ private struct Cursor {
     var overlong = false
 
     @inline(__always) mutating func uv() -> UInt64 {
-        if p < end, p.pointee < 0x80 {
-            let v = UInt64(p.pointee)
-            p += 1
-            return v
+        if end - p >= 2 {
+            // One and two bytes inline: most fields of most events.
+            let first = p[0]
+            if first < 0x80 {
+                p += 1
+                return UInt64(first)
+            }
+            let second = p[1]
+            if second < 0x80 {
+                p += 2
+                return UInt64(first & 0x7f) | UInt64(second) << 7
+            }
         }
         return uvSlow()
     }
