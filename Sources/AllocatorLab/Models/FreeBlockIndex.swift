@@ -107,8 +107,21 @@ final class FreeBlockIndex {
     /// or -1.
     func firstFit(atLeast bytes: UInt64, from key: UInt128) -> Int32 {
         guard let at = locate(key) else { return -1 }
+        return firstFit(atLeast: bytes, at: at, offset: lowerBound(key, inChunk: at.chunk))
+    }
+
+    /// The first block in key order from indexed block `node` on whose size is `bytes` or more, or
+    /// -1: like `firstFit(atLeast:from:)` with `node`'s key, without searching for the key (next
+    /// fit's rover).
+    func firstFit(atLeast bytes: UInt64, fromNode node: Int32) -> Int32 {
+        let at = location(of: node)
+        return firstFit(atLeast: bytes, at: at, offset: entryIndex(of: node) - at.chunk * Self.chunkCapacity)
+    }
+
+    /// The first block from entry `offset` of the chunk at `at` on whose size is `bytes` or more, or -1.
+    @inline(__always) private func firstFit(atLeast bytes: UInt64, at: Location, offset: Int) -> Int32 {
         if childLargest[at.slot] >= bytes {
-            let found = scanForward(at.chunk, from: lowerBound(key, inChunk: at.chunk), atLeast: bytes)
+            let found = scanForward(at.chunk, from: offset, atLeast: bytes)
             if found >= 0 { return found }
         }
         var child = at.child + 1, r = at.root
@@ -300,10 +313,14 @@ final class FreeBlockIndex {
         while chunkOf.count <= n { chunkOf.append(-1) }
     }
 
-    /// The place in the entry arrays of indexed `node`: found by its node number in its chunk.
+    /// The place in the entry arrays of indexed `node`: found by its node number in its chunk, 16
+    /// node numbers compared at once (a one-at-a-time scan mispredicts its exit at a random place).
+    /// Places past the chunk's count may hold stale node numbers, but only after the live entry.
     @inline(__always) private func entryIndex(of node: Int32) -> Int {
         let base = Int(chunkOf[Int(node)]) * Self.chunkCapacity
+        let group = UnsafeRawPointer(nodes.buffer.baseAddress! + base), wanted = SIMD16<Int32>(repeating: node)
         var j = base
+        while !any(group.loadUnaligned(fromByteOffset: (j &- base) &* 4, as: SIMD16<Int32>.self) .== wanted) { j &+= 16 }
         while nodes[j] != node { j &+= 1 }
         assert(j < base + chunks[base / Self.chunkCapacity].count, "index entry out of step for node \(node)")
         return j
@@ -362,11 +379,23 @@ final class FreeBlockIndex {
 
     // MARK: Keeping summaries
 
-    /// The largest of `values` (0 when empty).
+    /// The largest of `values` (0 when empty). Four running maxima, not one: the compiler does not
+    /// vectorize a 64-bit unsigned maximum, and one chain of compare-and-moves costs two cycles a value.
     @inline(__always) private static func largest(in values: UnsafeMutableBufferPointer<UInt64>) -> UInt64 {
-        var largest: UInt64 = 0
-        for value in values { largest = max(largest, value) }
-        return largest
+        var a: UInt64 = 0, b: UInt64 = 0, c: UInt64 = 0, d: UInt64 = 0
+        var j = 0
+        while j &+ 4 <= values.count {
+            a = max(a, values[j])
+            b = max(b, values[j &+ 1])
+            c = max(c, values[j &+ 2])
+            d = max(d, values[j &+ 3])
+            j &+= 4
+        }
+        while j < values.count {
+            a = max(a, values[j])
+            j &+= 1
+        }
+        return max(max(a, b), max(c, d))
     }
 
     private func largestEntry(inChunk chunk: Int) -> UInt64 {
