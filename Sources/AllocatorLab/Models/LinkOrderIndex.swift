@@ -11,13 +11,12 @@
 /// Lists below `firstIndexedList` are left out (their owner finds fits on them another way):
 /// changes to them are ignored.
 ///
-/// Sizes are multiples of 16 bytes (`BlockHeap` blocks) and the tree holds them in 16-byte units,
-/// 32 bits each (half the memory of byte counts, so more of the tree stays in cache). A block of
-/// 64 GiB or more reads as `UInt32.max` units there; its exact size is kept aside (`hugeSizes`)
-/// and checked when a search asks for that much.
+/// The tree holds sizes in `SizeUnits` (16-byte units, 32 bits); a block of 64 GiB or more reads as
+/// `UInt32.max` units there, its exact size kept aside (`hugeSizes`) and checked when a search asks
+/// for that much.
 final class LinkOrderIndex {
-    /// A size in the tree: 16-byte units, saturated at `UInt32.max`.
-    typealias Units = UInt32
+    /// A size in the tree.
+    typealias Units = SizeUnits.Value
     /// One list's slots and max tree.
     private struct Tree {
         /// The number of slots, a power of two.
@@ -86,14 +85,8 @@ final class LinkOrderIndex {
     /// The largest block size on list `bin`, in bytes (0 when empty).
     func largestSize(onList bin: Int) -> UInt64 {
         let tree = trees[bin]
-        guard tree.max[1] == .max else { return UInt64(tree.max[1]) << 4 }
+        guard tree.max[1] == .max else { return SizeUnits.bytes(tree.max[1]) }
         return (0..<tree.used).reduce(0) { tree.nodes[$1] >= 0 ? Swift.max($0, hugeSizes[tree.nodes[$1]] ?? 0) : $0 }
-    }
-
-    /// `bytes` in tree units, rounded up and saturated like the tree's sizes.
-    @inline(__always) private static func units(_ bytes: UInt64) -> Units {
-        let units = bytes &>> 4 &+ (bytes & 15 == 0 ? 0 : 1)
-        return Units(truncatingIfNeeded: Swift.min(units, UInt64(Units.max)))
     }
 
     // MARK: Queries
@@ -102,7 +95,7 @@ final class LinkOrderIndex {
     /// whose size is `bytes` or more, or -1.
     func firstFit(onList bin: Int, atLeast bytes: UInt64, from node: Int32) -> Int32 {
         assert(node < 0 || (contains(node) && Int(places[Int(node)].bin) == bin), "node \(node) is not on list \(bin)")
-        let needed = Swift.max(Self.units(bytes), 1)
+        let needed = Swift.max(SizeUnits.of(bytes), 1)
         var slot = node < 0 ? trees[bin].used - 1 : Int(places[Int(node)].slot)
         while true {
             slot = firstFit(in: trees[bin], atLeast: needed, fromSlot: slot)
@@ -155,7 +148,7 @@ final class LinkOrderIndex {
         trees[bin].nodes[slot] = node
         places[n] = Place(bin: Int32(bin), slot: Int32(slot))
         assert(size % 16 == 0, "a block size is a multiple of 16 bytes")
-        let units = Self.units(size)
+        let units = SizeUnits.of(size)
         if units == .max { hugeSizes[node] = size }
         set(slot, of: bin, to: units)
         count += 1

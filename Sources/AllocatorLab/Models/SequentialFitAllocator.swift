@@ -148,7 +148,7 @@ public final class SequentialFitAllocator: AllocatorModel {
         guard ordering == .addressOrdered else { return }
         var node = heap.heads[0]
         while node >= 0 {
-            let key = heap.listIndex?.key(of: node) ?? heap.sizeIndex?.key(of: node) ?? heap.largestIndex!.key(of: node)
+            let key = heap.listIndex.map { UInt128($0.key(of: node)) } ?? heap.sizeIndex?.key(of: node) ?? heap.largestIndex!.key(of: node)
             precondition(UInt64(truncatingIfNeeded: key) == heap.nodes[Int(node)].start, "address-ordered list key is not the address")
             node = heap.nodes[Int(node)].freeNext
         }
