@@ -69,8 +69,8 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
     /// The number of blocks indexed.
     private(set) var count = 0
 
-    /// Whether keys begin with the size (a size index: key = size << 64 | place, a `UInt128`). Then a node's
-    /// largest size is its last entry's or child's, read rather than recomputed by a scan of a chunk
+    /// Whether keys begin with the size (a size index: `UInt128` keys, size << 64 | place). Then a
+    /// node's largest size is its last entry's or child's, read rather than recomputed by a scan of a chunk
     /// and an inner node whenever a node's largest block leaves.
     let sizeOrdered: Bool
 
@@ -140,20 +140,21 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
         return found
     }
 
-    /// The first block from entry `offset` of the chunk at `at` on whose size is `bytes` or more, or -1.
-    @inline(__always) private func firstFit(atLeast bytes: Units, at: Location, offset: Int) -> Int32 {
-        if childLargest[at.slot] >= bytes {
-            let found = scanForward(at.chunk, from: offset, atLeast: bytes)
+    /// The first block from entry `offset` of the chunk at `at` on whose size is `needed` units or
+    /// more, or -1.
+    @inline(__always) private func firstFit(atLeast needed: Units, at: Location, offset: Int) -> Int32 {
+        if childLargest[at.slot] >= needed {
+            let found = scanForward(at.chunk, from: offset, atLeast: needed)
             if found >= 0 { return found }
         }
         var child = at.child + 1, r = at.root
         while r < rootInner.count {
             if r > at.root { child = 0 }
-            if rootLargest[r] >= bytes {
+            if rootLargest[r] >= needed {
                 let inner = rootInner[r]
                 while child < childCount[inner] {
                     let slot = inner * Self.innerCapacity + child
-                    if childLargest[slot] >= bytes { return scanForward(childChunk[slot], from: 0, atLeast: bytes) }
+                    if childLargest[slot] >= needed { return scanForward(childChunk[slot], from: 0, atLeast: needed) }
                     child += 1
                 }
             }
@@ -396,10 +397,10 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
         return 0 &- Int(unsafeBitCast(borrow, to: UInt8.self))
     }
 
-    /// The first entry of `chunk` from offset `offset` on whose size is `bytes` or more, or -1.
-    @inline(__always) private func scanForward(_ chunk: Int, from offset: Int, atLeast bytes: Units) -> Int32 {
+    /// The first entry of `chunk` from offset `offset` on whose size is `needed` units or more, or -1.
+    @inline(__always) private func scanForward(_ chunk: Int, from offset: Int, atLeast needed: Units) -> Int32 {
         let base = chunk * Self.chunkCapacity, end = base + chunks[chunk].count
-        for j in base + offset ..< end where sizes[j] >= bytes { return nodes[j] }
+        for j in base + offset ..< end where sizes[j] >= needed { return nodes[j] }
         return -1
     }
 
