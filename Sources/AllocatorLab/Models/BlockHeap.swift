@@ -10,7 +10,8 @@
 /// `link(_:bin:listKey:)`, `replace` and `unlink` keep the indexes in step, whoever calls them. Each
 /// free block then has a list key, the caller's choice, that runs one way along its list
 /// (`ListKeyOrder`): its address on an address-ordered list, its link number on a LIFO one.
-/// `listIndex` (a `FreeBlockIndex`) orders the blocks by bin, then list key; `linkOrder` (a
+/// `listIndex` (a `FreeBlockIndex`) orders the blocks of a heap with one address-ordered list (first
+/// and next fit) by list key, their address (64-bit keys); `linkOrder` (a
 /// `LinkOrderIndex`) holds LIFO lists in link order (those from its `firstIndexedList` on);
 /// `sizeIndex` orders the blocks by size, then place on the list (for best and worst fit).
 final class BlockHeap {
@@ -76,12 +77,12 @@ final class BlockHeap {
     private(set) var usedBytes: UInt64 = 0
     /// Bytes in free blocks.
     private(set) var freeBytes: UInt64 = 0
-    /// The free blocks by bin, then list key (nil: not kept).
-    let listIndex: FreeBlockIndex?
+    /// The free blocks of the one list by list key (nil: not kept).
+    let listIndex: FreeBlockIndex<UInt64>?
     /// The LIFO lists in link order (nil: not kept).
     let linkOrder: LinkOrderIndex?
     /// The free blocks by size, then place on the list (nil: not kept).
-    let sizeIndex: FreeBlockIndex?
+    let sizeIndex: FreeBlockIndex<UInt128>?
     /// The same order as a max-heap, for worst fit (nil: not kept).
     let largestIndex: LargestBlockHeap?
     /// Which way list keys run.
@@ -95,13 +96,14 @@ final class BlockHeap {
         largestIndex: Bool = false, listKeys: ListKeyOrder = .increasing
     ) {
         assert(!linkOrder || listKeys == .decreasing, "link order is for LIFO lists")
+        assert(!listIndex || (binCount == 1 && listKeys == .increasing), "the list index is for one address-ordered list")
         self.base = base
         self.top = base
         self.limitBytes = limitBytes
         self.listKeys = listKeys
-        self.listIndex = listIndex ? FreeBlockIndex() : nil
+        self.listIndex = listIndex ? FreeBlockIndex<UInt64>() : nil
         self.linkOrder = linkOrder ? LinkOrderIndex(binCount: binCount, firstIndexedList: firstLinkOrderList) : nil
-        self.sizeIndex = sizeIndex ? FreeBlockIndex(sizeOrdered: true) : nil
+        self.sizeIndex = sizeIndex ? FreeBlockIndex<UInt128>(sizeOrdered: true) : nil
         self.largestIndex = largestIndex ? LargestBlockHeap() : nil
         heads = UncheckedArray(repeating: -1, count: binCount)
         tails = UncheckedArray(repeating: -1, count: binCount)
@@ -143,12 +145,12 @@ final class BlockHeap {
     @inline(__always) func link(_ node: Int32, bin: Int, listKey: UInt64) {
         let n = Int(node)
         // (Optional chaining, not `if let`: no retain on this path.)
-        let before = listIndex?.insert(node, key: Self.indexKey(bin: bin, listKey: listKey), size: nodes[n].size) ?? -1
+        let before = listIndex?.insert(node, key: listKey, size: nodes[n].size) ?? -1
         linkOrder?.insert(node, onList: bin, size: nodes[n].size)
         sizeIndex?.insert(node, key: sizeKey(size: nodes[n].size, listKey: listKey), size: nodes[n].size)
         largestIndex?.insert(node, key: sizeKey(size: nodes[n].size, listKey: listKey))
-        let previous = listKeys == .increasing && before >= 0 && nodes[Int(before)].bin == Int32(bin) ? before : -1
-        linkOnList(node, bin: bin, after: previous)
+        assert(listIndex == nil || bin == 0, "the list index has one list")
+        linkOnList(node, bin: bin, after: before)
     }
 
     /// Puts free block `node` in the place of free block `old` (which leaves its list unless it is
@@ -158,7 +160,7 @@ final class BlockHeap {
         let o = Int(old), n = Int(node)
         let bin = Int(nodes[o].bin)
         assert(linkOrder == nil, "a LIFO list has no places to keep")
-        listIndex?.replace(old, with: node, key: Self.indexKey(bin: bin, listKey: listKey), size: nodes[n].size)
+        listIndex?.replace(old, with: node, key: listKey, size: nodes[n].size)
         sizeIndex?.remove(old)
         sizeIndex?.insert(node, key: sizeKey(size: nodes[n].size, listKey: listKey), size: nodes[n].size)
         largestIndex?.replace(old, with: node, key: sizeKey(size: nodes[n].size, listKey: listKey))
@@ -174,9 +176,6 @@ final class BlockHeap {
         nodes[o].bin = -1
         if rover == old { rover = node }
     }
-
-    /// A block's key in the list index: bin, then list key.
-    @inline(__always) private static func indexKey(bin: Int, listKey: UInt64) -> UInt128 { UInt128(bin) << 64 | UInt128(listKey) }
 
     /// A block's key in the size index: size, then place on its list.
     @inline(__always) private func sizeKey(size: UInt64, listKey: UInt64) -> UInt128 {
@@ -355,7 +354,8 @@ final class BlockHeap {
     /// highest non-empty bin down (bins are in ascending size order, so the first non-empty one from
     /// the top holds the largest).
     func largestFreeBlock() -> UInt64 {
-        if let index = listIndex ?? sizeIndex { return index.largestSize }
+        if let listIndex { return listIndex.largestSize }
+        if let sizeIndex { return sizeIndex.largestSize }
         if let largestIndex { return largestIndex.largestSize }
         for bin in stride(from: heads.count - 1, through: 0, by: -1) where heads[bin] >= 0 {
             if let linkOrder, linkOrder.indexes(bin) { return linkOrder.largestSize(onList: bin) }
@@ -447,18 +447,19 @@ final class BlockHeap {
             }
             precondition(linkOrder.count == indexed, "\(indexed) free blocks on indexed lists but \(linkOrder.count) indexed")
         }
-        for index in [listIndex, sizeIndex].compactMap({ $0 }) {
+        /// Checks `index` against the lists; the list index's keys read as bin 0, then list key.
+        func check<Key>(_ index: FreeBlockIndex<Key>, isListIndex: Bool) {
             index.checkInvariants()
             precondition(index.count == listed, "\(listed) free blocks listed but \(index.count) indexed")
             for bin in heads.indices {
                 var node = heads[bin], previousPlace: UInt64 = 0
                 while node >= 0 {
                     precondition(index.contains(node), "free block at \(nodes[Int(node)].start) is not indexed")
-                    let key = index.key(of: node), low = UInt64(truncatingIfNeeded: key)
-                    precondition(key >> 64 == UInt128(index === listIndex ? UInt64(bin) : nodes[Int(node)].size), "free block at \(nodes[Int(node)].start) indexed under a stale bin or size")
+                    let key = UInt128(index.key(of: node)), low = UInt64(truncatingIfNeeded: key)
+                    precondition(key >> 64 == UInt128(isListIndex ? UInt64(bin) : nodes[Int(node)].size), "free block at \(nodes[Int(node)].start) indexed under a stale bin or size")
                     // The list is in index order unless only the size index orders it.
                     if listIndex != nil || listKeys == .decreasing {
-                        let place = index === listIndex && listKeys == .decreasing ? ~low : low
+                        let place = low
                         precondition(node == heads[bin] || place > previousPlace, "index order differs from free list \(bin)")
                         previousPlace = place
                     }
@@ -466,6 +467,8 @@ final class BlockHeap {
                 }
             }
         }
+        if let listIndex { check(listIndex, isListIndex: true) }
+        if let sizeIndex { check(sizeIndex, isListIndex: false) }
         if let largestIndex {
             largestIndex.checkInvariants()
             precondition(largestIndex.count == listed, "\(listed) free blocks listed but \(largestIndex.count) in the heap")

@@ -11,16 +11,23 @@
 ///
 /// (LIFO lists are indexed by `LinkOrderIndex`.)
 ///
+/// `Key` is as wide as the keys need: `UInt64` for an address-ordered list (the key is the address),
+/// `UInt128` for a size index (size, then place): the binary searches and shifts move half the
+/// bytes with the narrower one. Sizes are held in `SizeUnits` (32 bits, 16-byte units); the exact
+/// sizes of blocks of 64 GiB or more, which saturate there, are kept aside.
+///
 /// Layout: a B+ tree of fixed height three. Leaves ("chunks") hold up to `chunkCapacity` entries
 /// sorted by key; inner nodes hold up to `innerCapacity` chunks in key order with each one's last
 /// key and largest size; the root lists the inner nodes the same way. A search skips every inner
 /// node and chunk whose largest block is too small. Nodes split when full and merge with a
 /// neighbour when sparse; their storage ("slabs") is recycled.
-final class FreeBlockIndex {
+final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCopyable> {
+    /// A size in the summaries.
+    typealias Units = SizeUnits.Value
     /// Entries per chunk at most.
-    static let chunkCapacity = 64
+    static var chunkCapacity: Int { 64 }
     /// Chunks per inner node at most.
-    static let innerCapacity = 64
+    static var innerCapacity: Int { 64 }
 
     /// A chunk's entry count and where it sits: its inner node and its place there.
     private struct Chunk {
@@ -31,8 +38,8 @@ final class FreeBlockIndex {
 
     // Chunks: slab `s` holds its entries, sorted by key, at `s * chunkCapacity ..< s *
     // chunkCapacity + chunks[s].count`, in three parallel arrays.
-    private var keys = UncheckedArray<UInt128>()
-    private var sizes = UncheckedArray<UInt64>()
+    private var keys = UncheckedArray<Key>()
+    private var sizes = UncheckedArray<Units>()
     private var nodes = UncheckedArray<Int32>()
     private var chunks = UncheckedArray<Chunk>()
     private var spareChunks = UncheckedArray<Int>()
@@ -40,8 +47,8 @@ final class FreeBlockIndex {
     // Inner nodes: slab `i` lists its chunks at `i * innerCapacity ..< i * innerCapacity +
     // childCount[i]`: each chunk's slab, last key and largest size.
     private var childChunk = UncheckedArray<Int>()
-    private var childLastKey = UncheckedArray<UInt128>()
-    private var childLargest = UncheckedArray<UInt64>()
+    private var childLastKey = UncheckedArray<Key>()
+    private var childLargest = UncheckedArray<Units>()
     private var childCount = UncheckedArray<Int>()
     /// Each inner node's root position.
     private var rootOf = UncheckedArray<Int>()
@@ -49,19 +56,21 @@ final class FreeBlockIndex {
 
     // The root: the inner nodes in key order, with each one's last key and largest size.
     private var rootInner = UncheckedArray<Int>()
-    private var rootLastKey = UncheckedArray<UInt128>()
-    private var rootLargest = UncheckedArray<UInt64>()
+    private var rootLastKey = UncheckedArray<Key>()
+    private var rootLargest = UncheckedArray<Units>()
 
     /// Per node (index = node number): its chunk (-1: not indexed). Only the chunk, 4 bytes, not
     /// the key too: this array spans every node and is read at random, and a scan of the chunk's
     /// 64 node numbers finds the entry about as fast as a binary search by key would.
     private var chunkOf = UncheckedArray<Int32>()
+    /// The sizes in bytes of the indexed blocks too large for `Units` (in practice none).
+    private var hugeSizes: [Int32: UInt64] = [:]
 
     /// The number of blocks indexed.
     private(set) var count = 0
 
-    /// Whether keys begin with the size (a size index: key = size << 64 | place). Then a node's
-    /// largest size is its last entry's or child's, read rather than recomputed by a scan of a chunk
+    /// Whether keys begin with the size (a size index: `UInt128` keys, size << 64 | place). Then a
+    /// node's largest size is its last entry's or child's, read rather than recomputed by a scan of a chunk
     /// and an inner node whenever a node's largest block leaves.
     let sizeOrdered: Bool
 
@@ -90,35 +99,62 @@ final class FreeBlockIndex {
     func contains(_ node: Int32) -> Bool { Int(node) < chunkOf.count && chunkOf[Int(node)] >= 0 }
 
     /// The order key of `node`, which must be indexed.
-    @inline(__always) func key(of node: Int32) -> UInt128 {
+    @inline(__always) func key(of node: Int32) -> Key {
         assert(contains(node), "node \(node) is not indexed")
         return keys[entryIndex(of: node)]
     }
 
     /// The largest size indexed, in bytes (0 when empty).
     var largestSize: UInt64 {
-        if sizeOrdered { return rootLargest.isEmpty ? 0 : rootLargest[rootLargest.count - 1] }
-        return Self.largest(in: rootLargest.buffer)
+        let units = sizeOrdered ? (rootLargest.isEmpty ? 0 : rootLargest[rootLargest.count - 1]) : Self.largest(in: rootLargest.buffer)
+        // A saturated size stands for the blocks kept aside with their exact sizes.
+        return units == .max ? hugeSizes.values.max()! : SizeUnits.bytes(units)
     }
 
     // MARK: Queries
 
     /// The first block in key order whose key is `key` or more and whose size is `bytes` or more,
     /// or -1.
-    func firstFit(atLeast bytes: UInt64, from key: UInt128) -> Int32 {
+    func firstFit(atLeast bytes: UInt64, from key: Key) -> Int32 {
         guard let at = locate(key) else { return -1 }
-        if childLargest[at.slot] >= bytes {
-            let found = scanForward(at.chunk, from: lowerBound(key, inChunk: at.chunk), atLeast: bytes)
+        let needed = SizeUnits.of(bytes)
+        return exactFit(firstFit(atLeast: needed, at: at, offset: lowerBound(key, inChunk: at.chunk)), atLeast: bytes, needed: needed)
+    }
+
+    /// The first block in key order from indexed block `node` on whose size is `bytes` or more, or
+    /// -1: like `firstFit(atLeast:from:)` with `node`'s key, without searching for the key (next
+    /// fit's rover).
+    func firstFit(atLeast bytes: UInt64, fromNode node: Int32) -> Int32 {
+        let at = location(of: node), needed = SizeUnits.of(bytes)
+        return exactFit(firstFit(atLeast: needed, at: at, offset: entryIndex(of: node) - at.chunk * Self.chunkCapacity), atLeast: bytes, needed: needed)
+    }
+
+    /// `found`, a fit in units of a request of `bytes` (`needed` units), or when its size is saturated
+    /// but below `bytes` (only a saturated request can meet one), the next block that really fits.
+    @inline(__always) private func exactFit(_ found: Int32, atLeast bytes: UInt64, needed: Units) -> Int32 {
+        var found = found
+        while needed == .max, found >= 0, hugeSizes[found]! < bytes {
+            let at = location(of: found)
+            found = firstFit(atLeast: needed, at: at, offset: entryIndex(of: found) - at.chunk * Self.chunkCapacity + 1)
+        }
+        return found
+    }
+
+    /// The first block from entry `offset` of the chunk at `at` on whose size is `needed` units or
+    /// more, or -1.
+    @inline(__always) private func firstFit(atLeast needed: Units, at: Location, offset: Int) -> Int32 {
+        if childLargest[at.slot] >= needed {
+            let found = scanForward(at.chunk, from: offset, atLeast: needed)
             if found >= 0 { return found }
         }
         var child = at.child + 1, r = at.root
         while r < rootInner.count {
             if r > at.root { child = 0 }
-            if rootLargest[r] >= bytes {
+            if rootLargest[r] >= needed {
                 let inner = rootInner[r]
                 while child < childCount[inner] {
                     let slot = inner * Self.innerCapacity + child
-                    if childLargest[slot] >= bytes { return scanForward(childChunk[slot], from: 0, atLeast: bytes) }
+                    if childLargest[slot] >= needed { return scanForward(childChunk[slot], from: 0, atLeast: needed) }
                     child += 1
                 }
             }
@@ -128,7 +164,7 @@ final class FreeBlockIndex {
     }
 
     /// The block with the largest key below `key`, or -1.
-    func last(before key: UInt128) -> Int32 {
+    func last(before key: Key) -> Int32 {
         if let at = locate(key) {
             let i = lowerBound(key, inChunk: at.chunk)
             if i > 0 { return nodes[at.chunk * Self.chunkCapacity + i - 1] }
@@ -156,11 +192,12 @@ final class FreeBlockIndex {
     /// Adds free block `node` (not indexed yet) with a key no indexed block has and its size in
     /// bytes; returns the block now just before it in key order, or -1.
     @discardableResult
-    func insert(_ node: Int32, key: UInt128, size: UInt64) -> Int32 {
+    func insert(_ node: Int32, key: Key, size: UInt64) -> Int32 {
         let n = Int(node)
         growNodes(to: n)
         assert(chunkOf[n] < 0, "node \(node) is indexed twice")
-        assert(!sizeOrdered || key >> 64 == UInt128(size), "a size index key must begin with the size")
+        assert(!sizeOrdered || UInt128(key) >> 64 == UInt128(size), "a size index key must begin with the size")
+        let units = self.units(of: node, size: size)
         if rootInner.isEmpty {
             let inner = newInner(), chunk = newChunk()
             childChunk[inner * Self.innerCapacity] = chunk
@@ -187,11 +224,11 @@ final class FreeBlockIndex {
         Self.shift(sizes, from: entry, count: moving, by: 1)
         Self.shift(nodes, from: entry, count: moving, by: 1)
         keys[entry] = key
-        sizes[entry] = size
+        sizes[entry] = units
         nodes[entry] = node
         chunks[at.chunk].count += 1
         if moving == 0 { setLastKey(at, key) }
-        raiseLargest(at, to: size)
+        raiseLargest(at, to: units)
         chunkOf[n] = Int32(at.chunk)
         count += 1
         return offset > 0 ? nodes[entry - 1] : lastNode(before: at)
@@ -205,6 +242,7 @@ final class FreeBlockIndex {
         let entry = entryIndex(of: node), offset = entry - at.chunk * Self.chunkCapacity
         let moving = chunks[at.chunk].count - offset - 1
         let size = sizes[entry]
+        if size == .max { hugeSizes[node] = nil }
         Self.shift(keys, from: entry + 1, count: moving, by: -1)
         Self.shift(sizes, from: entry + 1, count: moving, by: -1)
         Self.shift(nodes, from: entry + 1, count: moving, by: -1)
@@ -226,23 +264,25 @@ final class FreeBlockIndex {
     /// `size` bytes; the key must fall between the keys of `old`'s neighbours (a split block's
     /// remainder or a merged block on an address-ordered list keeps the place). Cheaper than a
     /// removal and an insertion.
-    func replace(_ old: Int32, with node: Int32, key: UInt128, size: UInt64) {
+    func replace(_ old: Int32, with node: Int32, key: Key, size: UInt64) {
         assert(contains(old), "node \(old) is not indexed")
         let at = location(of: old)
         let entry = entryIndex(of: old), offset = entry - at.chunk * Self.chunkCapacity
         assert(fitsInPlace(of: old, key: key), "replacement key out of place")
-        assert(!sizeOrdered || key >> 64 == UInt128(size), "a size index key must begin with the size")
+        assert(!sizeOrdered || UInt128(key) >> 64 == UInt128(size), "a size index key must begin with the size")
         chunkOf[Int(old)] = -1
         growNodes(to: Int(node))
         chunkOf[Int(node)] = Int32(at.chunk)
         let oldSize = sizes[entry]
+        if oldSize == .max { hugeSizes[old] = nil }
+        let units = self.units(of: node, size: size)
         keys[entry] = key
-        sizes[entry] = size
+        sizes[entry] = units
         nodes[entry] = node
         if offset + 1 == chunks[at.chunk].count { setLastKey(at, key) }
-        if size > oldSize {
-            raiseLargest(at, to: size)
-        } else if size < oldSize, oldSize == childLargest[at.slot] {
+        if units > oldSize {
+            raiseLargest(at, to: units)
+        } else if units < oldSize, oldSize == childLargest[at.slot] {
             lowerLargest(at)
         }
     }
@@ -250,7 +290,7 @@ final class FreeBlockIndex {
     /// Like `replace`, when `key` falls between the keys of `old`'s neighbours in its chunk (or `old`
     /// is the first or last block of the index): returns false, changing nothing, otherwise (best
     /// fit's split remainder, when it stays between its neighbours' sizes).
-    func replaceIfInPlace(_ old: Int32, with node: Int32, key: UInt128, size: UInt64) -> Bool {
+    func replaceIfInPlace(_ old: Int32, with node: Int32, key: Key, size: UInt64) -> Bool {
         let at = location(of: old), entry = entryIndex(of: old)
         let base = at.chunk * Self.chunkCapacity, end = base + chunks[at.chunk].count
         let afterPrevious = entry > base ? keys[entry - 1] < key : at.root == 0 && at.child == 0
@@ -261,7 +301,7 @@ final class FreeBlockIndex {
     }
 
     /// Whether `key` falls between the keys of `old`'s neighbours (for checks).
-    private func fitsInPlace(of old: Int32, key: UInt128) -> Bool {
+    private func fitsInPlace(of old: Int32, key: Key) -> Bool {
         let oldKey = self.key(of: old)
         let previous = last(before: oldKey), next = oldKey == .max ? -1 : firstFit(atLeast: 0, from: oldKey + 1)
         return (previous < 0 || self.key(of: previous) < key) && (next < 0 || key < self.key(of: next))
@@ -280,7 +320,7 @@ final class FreeBlockIndex {
     }
 
     /// The chunk holding the first key that is `key` or more, or nil when every key is below.
-    @inline(__always) private func locate(_ key: UInt128) -> Location? {
+    @inline(__always) private func locate(_ key: Key) -> Location? {
         let r = Self.lowerBound(key, in: rootLastKey.buffer)
         guard r < rootInner.count else { return nil }
         let inner = rootInner[r]
@@ -300,10 +340,14 @@ final class FreeBlockIndex {
         while chunkOf.count <= n { chunkOf.append(-1) }
     }
 
-    /// The place in the entry arrays of indexed `node`: found by its node number in its chunk.
+    /// The place in the entry arrays of indexed `node`: found by its node number in its chunk, 16
+    /// node numbers compared at once (a one-at-a-time scan mispredicts its exit at a random place).
+    /// Places past the chunk's count may hold stale node numbers, but only after the live entry.
     @inline(__always) private func entryIndex(of node: Int32) -> Int {
         let base = Int(chunkOf[Int(node)]) * Self.chunkCapacity
+        let group = UnsafeRawPointer(nodes.buffer.baseAddress! + base), wanted = SIMD16<Int32>(repeating: node)
         var j = base
+        while !any(group.loadUnaligned(fromByteOffset: (j &- base) &* 4, as: SIMD16<Int32>.self) .== wanted) { j &+= 16 }
         while nodes[j] != node { j &+= 1 }
         assert(j < base + chunks[base / Self.chunkCapacity].count, "index entry out of step for node \(node)")
         return j
@@ -328,7 +372,7 @@ final class FreeBlockIndex {
     }
 
     /// The offset in `chunk` of its first entry whose key is `key` or more.
-    @inline(__always) private func lowerBound(_ key: UInt128, inChunk chunk: Int) -> Int {
+    @inline(__always) private func lowerBound(_ key: Key, inChunk chunk: Int) -> Int {
         let base = chunk * Self.chunkCapacity
         return Self.lowerBound(key, in: UnsafeMutableBufferPointer(rebasing: keys.buffer[base ..< base + chunks[chunk].count]))
     }
@@ -336,7 +380,7 @@ final class FreeBlockIndex {
     /// The first offset in sorted `keys` whose key is `key` or more: a binary search whose steps
     /// depend only on the count. Each step adds a mask made from the comparison's borrow: the
     /// compiler turned `a < b ? x : y` on 128-bit keys into a branch, mispredicted half the time.
-    @inline(__always) private static func lowerBound(_ key: UInt128, in keys: UnsafeMutableBufferPointer<UInt128>) -> Int {
+    @inline(__always) private static func lowerBound(_ key: Key, in keys: UnsafeMutableBufferPointer<Key>) -> Int {
         var low = 0, length = keys.count
         if length == 0 { return 0 }
         while length > 1 {
@@ -348,34 +392,54 @@ final class FreeBlockIndex {
     }
 
     /// All ones when `a < b`, else 0, without a branch (the borrow of `a - b`).
-    @inline(__always) private static func below(_ a: UInt128, _ b: UInt128) -> Int {
+    @inline(__always) private static func below(_ a: Key, _ b: Key) -> Int {
         let (_, borrow) = a.subtractingReportingOverflow(b)
         return 0 &- Int(unsafeBitCast(borrow, to: UInt8.self))
     }
 
-    /// The first entry of `chunk` from offset `offset` on whose size is `bytes` or more, or -1.
-    @inline(__always) private func scanForward(_ chunk: Int, from offset: Int, atLeast bytes: UInt64) -> Int32 {
+    /// The first entry of `chunk` from offset `offset` on whose size is `needed` units or more, or -1.
+    @inline(__always) private func scanForward(_ chunk: Int, from offset: Int, atLeast needed: Units) -> Int32 {
         let base = chunk * Self.chunkCapacity, end = base + chunks[chunk].count
-        for j in base + offset ..< end where sizes[j] >= bytes { return nodes[j] }
+        for j in base + offset ..< end where sizes[j] >= needed { return nodes[j] }
         return -1
     }
 
     // MARK: Keeping summaries
 
-    /// The largest of `values` (0 when empty).
-    @inline(__always) private static func largest(in values: UnsafeMutableBufferPointer<UInt64>) -> UInt64 {
-        var largest: UInt64 = 0
-        for value in values { largest = max(largest, value) }
-        return largest
+    /// Block `node`'s `size` in units, its exact size kept aside when saturated.
+    @inline(__always) private func units(of node: Int32, size: UInt64) -> Units {
+        assert(size % BlockHeap.alignment == 0, "a block size is a multiple of 16 bytes")
+        let units = SizeUnits.of(size)
+        if units == .max { hugeSizes[node] = size }
+        return units
     }
 
-    private func largestEntry(inChunk chunk: Int) -> UInt64 {
+    /// The largest of `values` (0 when empty). Four running maxima, not one: one chain of
+    /// compare-and-moves costs two cycles a value.
+    @inline(__always) private static func largest(in values: UnsafeMutableBufferPointer<Units>) -> Units {
+        var a: Units = 0, b: Units = 0, c: Units = 0, d: Units = 0
+        var j = 0
+        while j &+ 4 <= values.count {
+            a = max(a, values[j])
+            b = max(b, values[j &+ 1])
+            c = max(c, values[j &+ 2])
+            d = max(d, values[j &+ 3])
+            j &+= 4
+        }
+        while j < values.count {
+            a = max(a, values[j])
+            j &+= 1
+        }
+        return max(max(a, b), max(c, d))
+    }
+
+    private func largestEntry(inChunk chunk: Int) -> Units {
         let base = chunk * Self.chunkCapacity
         if sizeOrdered { return chunks[chunk].count == 0 ? 0 : sizes[base + chunks[chunk].count - 1] }
         return Self.largest(in: UnsafeMutableBufferPointer(rebasing: sizes.buffer[base ..< base + chunks[chunk].count]))
     }
 
-    private func largestChild(ofInner inner: Int) -> UInt64 {
+    private func largestChild(ofInner inner: Int) -> Units {
         let base = inner * Self.innerCapacity
         if sizeOrdered { return childCount[inner] == 0 ? 0 : childLargest[base + childCount[inner] - 1] }
         return Self.largest(in: UnsafeMutableBufferPointer(rebasing: childLargest.buffer[base ..< base + childCount[inner]]))
@@ -383,13 +447,13 @@ final class FreeBlockIndex {
 
     /// Records `key` as the last key of the chunk at `at` (and of its inner node when it is the last
     /// chunk there).
-    @inline(__always) private func setLastKey(_ at: Location, _ key: UInt128) {
+    @inline(__always) private func setLastKey(_ at: Location, _ key: Key) {
         childLastKey[at.slot] = key
         if at.child == childCount[at.inner] - 1 { rootLastKey[at.root] = key }
     }
 
     /// Raises the largest size of the chunk at `at` (and of its inner node) to `size` if smaller.
-    @inline(__always) private func raiseLargest(_ at: Location, to size: UInt64) {
+    @inline(__always) private func raiseLargest(_ at: Location, to size: Units) {
         guard size > childLargest[at.slot] else { return }
         childLargest[at.slot] = size
         if size > rootLargest[at.root] { rootLargest[at.root] = size }
@@ -478,7 +542,7 @@ final class FreeBlockIndex {
     }
 
     /// Puts `chunk` into the tree just after the chunk at `at`, splitting a full inner node.
-    private func insertChild(after at: Location, chunk: Int, lastKey: UInt128, largest: UInt64) {
+    private func insertChild(after at: Location, chunk: Int, lastKey: Key, largest: Units) {
         var root = at.root, inner = at.inner, child = at.child + 1
         if childCount[inner] == Self.innerCapacity {
             let half = Self.innerCapacity / 2
@@ -586,24 +650,25 @@ final class FreeBlockIndex {
     /// Traps when the index is inconsistent: keys out of order, a stale last key or largest size at
     /// any level, an empty node, or a count out of step.
     func checkInvariants() {
-        var previous: UInt128? = nil
+        var previous: Key? = nil
         var total = 0
         for r in rootInner.indices {
             let inner = rootInner[r]
             precondition(rootOf[inner] == r, "inner node \(r) thinks it is at \(rootOf[inner])")
             precondition(childCount[inner] > 0 && childCount[inner] <= Self.innerCapacity, "inner node \(r) holds \(childCount[inner]) chunks")
-            var innerLargest: UInt64 = 0
+            var innerLargest: Units = 0
             for slot in inner * Self.innerCapacity ..< inner * Self.innerCapacity + childCount[inner] {
                 let chunk = childChunk[slot], base = chunk * Self.chunkCapacity
                 precondition(chunks[chunk].inner == inner && chunks[chunk].child == slot - inner * Self.innerCapacity, "a chunk does not know where it is")
                 precondition(chunks[chunk].count > 0 && chunks[chunk].count <= Self.chunkCapacity, "a chunk holds \(chunks[chunk].count) entries")
-                var largest: UInt64 = 0
+                var largest: Units = 0
                 for j in base ..< base + chunks[chunk].count {
                     if let previous { precondition(previous < keys[j], "keys out of order") }
                     previous = keys[j]
                     largest = max(largest, sizes[j])
                     let node = Int(nodes[j])
                     precondition(chunkOf[node] == Int32(chunk), "node \(node) out of step with its entry")
+                    precondition((sizes[j] == .max) == (hugeSizes[nodes[j]] != nil), "node \(node)'s exact size kept aside wrongly")
                     total += 1
                 }
                 precondition(childLastKey[slot] == keys[base + chunks[chunk].count - 1], "stale last key of a chunk")
@@ -614,5 +679,6 @@ final class FreeBlockIndex {
             precondition(rootLargest[r] == innerLargest, "stale largest size of inner node \(r)")
         }
         precondition(total == count && chunkOf.buffer.filter { $0 >= 0 }.count == count, "index count out of step")
+        precondition(hugeSizes.values.allSatisfy { SizeUnits.of($0) == .max }, "a size kept aside that fits in units")
     }
 }

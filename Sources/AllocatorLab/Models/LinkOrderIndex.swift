@@ -10,15 +10,22 @@
 ///
 /// Lists below `firstIndexedList` are left out (their owner finds fits on them another way):
 /// changes to them are ignored.
+///
+/// The tree holds sizes in `SizeUnits` (16-byte units, 32 bits); a block of 64 GiB or more reads as
+/// `UInt32.max` units there, its exact size kept aside (`hugeSizes`) and checked when a search asks
+/// for that much.
 final class LinkOrderIndex {
+    /// A size in the tree.
+    typealias Units = SizeUnits.Value
     /// One list's slots and max tree.
     private struct Tree {
         /// The number of slots, a power of two.
         var capacity: Int
         /// Slots handed out so far.
         var used = 0
-        /// `max[capacity + s]` is slot `s`'s block size (0: empty); `max[i]` the larger of its children.
-        var max: UncheckedArray<UInt64>
+        /// `max[capacity + s]` is slot `s`'s block size in units (0: empty); `max[i]` the larger of
+        /// its children.
+        var max: UncheckedArray<Units>
         /// The node in each slot (-1: empty).
         var nodes: UncheckedArray<Int32>
 
@@ -42,6 +49,8 @@ final class LinkOrderIndex {
 
     private var trees: UncheckedArray<Tree>
     private var places = UncheckedArray<Place>()
+    /// The sizes in bytes of the indexed blocks too large for `Units` (in practice none).
+    private var hugeSizes: [Int32: UInt64] = [:]
     /// The number of blocks indexed.
     private(set) var count = 0
     /// The first list indexed.
@@ -69,36 +78,54 @@ final class LinkOrderIndex {
     /// The largest size indexed, in bytes (0 when empty).
     var largestSize: UInt64 {
         var largest: UInt64 = 0
-        for tree in trees.buffer { largest = Swift.max(largest, tree.max[1]) }
+        for bin in trees.indices { largest = Swift.max(largest, largestSize(onList: bin)) }
         return largest
     }
 
     /// The largest block size on list `bin`, in bytes (0 when empty).
-    @inline(__always) func largestSize(onList bin: Int) -> UInt64 { trees[bin].max[1] }
+    func largestSize(onList bin: Int) -> UInt64 {
+        let tree = trees[bin]
+        guard tree.max[1] == .max else { return SizeUnits.bytes(tree.max[1]) }
+        return (0..<tree.used).reduce(0) { tree.nodes[$1] >= 0 ? Swift.max($0, hugeSizes[tree.nodes[$1]] ?? 0) : $0 }
+    }
 
     // MARK: Queries
 
     /// The first block on list `bin`, from block `node` on towards the back (-1: from the front),
     /// whose size is `bytes` or more, or -1.
     func firstFit(onList bin: Int, atLeast bytes: UInt64, from node: Int32) -> Int32 {
-        let tree = trees[bin], bytes = Swift.max(bytes, 1)
         assert(node < 0 || (contains(node) && Int(places[Int(node)].bin) == bin), "node \(node) is not on list \(bin)")
-        var i = tree.capacity + (node < 0 ? tree.used - 1 : Int(places[Int(node)].slot))
+        let needed = Swift.max(SizeUnits.of(bytes), 1)
+        var slot = node < 0 ? trees[bin].used - 1 : Int(places[Int(node)].slot)
+        while true {
+            slot = firstFit(in: trees[bin], atLeast: needed, fromSlot: slot)
+            // Only a saturated request can meet a block that is too small: a huge one.
+            guard slot >= 0 else { return -1 }
+            let found = trees[bin].nodes[slot]
+            if needed < .max || hugeSizes[found]! >= bytes { return found }
+            slot -= 1
+        }
+    }
+
+    /// The slot of the newest block in `tree`, from slot `slot` on towards the oldest, of `needed`
+    /// units or more, or -1.
+    @inline(__always) private func firstFit(in tree: Tree, atLeast needed: Units, fromSlot slot: Int) -> Int {
+        var i = tree.capacity + slot
         guard i >= tree.capacity else { return -1 }
-        if tree.max[i] < bytes {
+        if tree.max[i] < needed {
             // Up to the nearest left sibling whose subtree holds a fit...
             while true {
                 if i == 1 { return -1 }
-                if i & 1 == 1, tree.max[i - 1] >= bytes {
+                if i & 1 == 1, tree.max[i - 1] >= needed {
                     i -= 1
                     break
                 }
                 i >>= 1
             }
             // ...then down to its rightmost fitting slot.
-            while i < tree.capacity { i = tree.max[2 * i + 1] >= bytes ? 2 * i + 1 : 2 * i }
+            while i < tree.capacity { i = tree.max[2 * i + 1] >= needed ? 2 * i + 1 : 2 * i }
         }
-        return tree.nodes[i - tree.capacity]
+        return i - tree.capacity
     }
 
     /// Every block on list `bin` from its front to its back (for checks and tests).
@@ -120,7 +147,10 @@ final class LinkOrderIndex {
         trees[bin].used += 1
         trees[bin].nodes[slot] = node
         places[n] = Place(bin: Int32(bin), slot: Int32(slot))
-        set(slot, of: bin, to: size)
+        assert(size % 16 == 0, "a block size is a multiple of 16 bytes")
+        let units = SizeUnits.of(size)
+        if units == .max { hugeSizes[node] = size }
+        set(slot, of: bin, to: units)
         count += 1
     }
 
@@ -129,7 +159,9 @@ final class LinkOrderIndex {
         let n = Int(node)
         guard n < places.count, places[n].bin >= 0 else { return }
         let place = places[n]
-        trees[Int(place.bin)].nodes[Int(place.slot)] = -1
+        let tree = trees[Int(place.bin)]
+        if tree.max[tree.capacity + Int(place.slot)] == .max { hugeSizes[node] = nil }
+        tree.nodes[Int(place.slot)] = -1
         set(Int(place.slot), of: Int(place.bin), to: 0)
         places[n].bin = -1
         count -= 1
@@ -138,7 +170,7 @@ final class LinkOrderIndex {
     // MARK: Internals
 
     /// Sets slot `slot`'s size and the maxima above it, stopping where they do not change.
-    @inline(__always) private func set(_ slot: Int, of bin: Int, to size: UInt64) {
+    @inline(__always) private func set(_ slot: Int, of bin: Int, to size: Units) {
         let tree = trees[bin]
         var i = tree.capacity + slot
         tree.max[i] = size

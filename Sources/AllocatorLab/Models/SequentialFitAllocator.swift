@@ -112,7 +112,7 @@ public final class SequentialFitAllocator: AllocatorModel {
     /// more, or -1. List keys grow towards the back of an address-ordered list, the front of a LIFO one.
     private func firstOnList(atLeast needed: UInt64, from node: Int32) -> Int32 {
         if ordering == .addressOrdered {
-            return heap.listIndex!.firstFit(atLeast: needed, from: node < 0 ? 0 : heap.listIndex!.key(of: node))
+            return node < 0 ? heap.listIndex!.firstFit(atLeast: needed, from: 0) : heap.listIndex!.firstFit(atLeast: needed, fromNode: node)
         }
         return heap.linkOrder!.firstFit(onList: 0, atLeast: needed, from: node)
     }
@@ -148,7 +148,7 @@ public final class SequentialFitAllocator: AllocatorModel {
         guard ordering == .addressOrdered else { return }
         var node = heap.heads[0]
         while node >= 0 {
-            let key = heap.listIndex?.key(of: node) ?? heap.sizeIndex?.key(of: node) ?? heap.largestIndex!.key(of: node)
+            let key = heap.listIndex.map { UInt128($0.key(of: node)) } ?? heap.sizeIndex?.key(of: node) ?? heap.largestIndex!.key(of: node)
             precondition(UInt64(truncatingIfNeeded: key) == heap.nodes[Int(node)].start, "address-ordered list key is not the address")
             node = heap.nodes[Int(node)].freeNext
         }

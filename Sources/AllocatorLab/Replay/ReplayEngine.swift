@@ -80,6 +80,13 @@ public enum ReplayEngine {
         }
     }
 
+    /// A slot's block during a replay: the model's handle (0: empty or failed) and the requested
+    /// bytes.
+    private struct LiveSlot {
+        var handle: UInt64 = 0
+        var bytes: UInt64 = 0
+    }
+
     /// Replays `log` through `model`.
     public static func replay<Model: AllocatorModel>(_ log: OperationLog, through model: Model, options: Options = Options()) -> ReplayResult {
         var handles = Handles(handles: [], sizes: [])
@@ -89,8 +96,11 @@ public enum ReplayEngine {
     /// Replays `log` through `model`, leaving the slot state in `handles`.
     public static func replay<Model: AllocatorModel>(_ log: OperationLog, through model: Model, options: Options, handles state: inout Handles) -> ReplayResult {
         let count = min(log.operations.count, options.stopAfter ?? .max)
-        var handles = [UInt64](repeating: 0, count: log.slotCount)
-        var sizes = [UInt64](repeating: 0, count: log.slotCount)
+        // One record per slot (handle and size side by side: one cache line per operation, not
+        // two), in a buffer rather than two arrays (no uniqueness check on each write).
+        let slots = UnsafeMutableBufferPointer<LiveSlot>.allocate(capacity: log.slotCount)
+        slots.initialize(repeating: LiveSlot())
+        defer { slots.deallocate() }
         var live: UInt64 = 0, peakLive: UInt64 = 0
         var peakFootprint: UInt64 = 0, peakOperation = 0
         var failed = 0
@@ -106,29 +116,26 @@ public enum ReplayEngine {
                 switch op.kind {
                 case .allocate:
                     if let handle = model.allocate(op.bytes) {
-                        handles[slot] = handle
-                        sizes[slot] = op.bytes
+                        slots[slot] = LiveSlot(handle: handle, bytes: op.bytes)
                         live &+= op.bytes
                     } else {
                         failed += 1
                     }
                 case .reallocate:
-                    let old = handles[slot]
-                    let fresh = old == 0 ? model.allocate(op.bytes) : model.reallocate(old, from: sizes[slot], to: op.bytes)
+                    let old = slots[slot]
+                    let fresh = old.handle == 0 ? model.allocate(op.bytes) : model.reallocate(old.handle, from: old.bytes, to: op.bytes)
                     if let fresh {
-                        handles[slot] = fresh
-                        live = live &- sizes[slot] &+ op.bytes
-                        sizes[slot] = op.bytes
+                        slots[slot] = LiveSlot(handle: fresh, bytes: op.bytes)
+                        live = live &- old.bytes &+ op.bytes
                     } else {
                         failed += 1
                     }
                 case .free:
-                    let handle = handles[slot]
-                    if handle != 0 {
-                        model.free(handle, requestedBytes: sizes[slot])
-                        live &-= sizes[slot]
-                        handles[slot] = 0
-                        sizes[slot] = 0
+                    let old = slots[slot]
+                    if old.handle != 0 {
+                        model.free(old.handle, requestedBytes: old.bytes)
+                        live &-= old.bytes
+                        slots[slot] = LiveSlot()
                     }
                 }
                 if live > peakLive { peakLive = live }
@@ -147,7 +154,7 @@ public enum ReplayEngine {
         var end = timespec()
         clock_gettime(CLOCK_MONOTONIC, &end)
         let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
-        state = Handles(handles: handles, sizes: sizes)
+        state = Handles(handles: slots.map(\.handle), sizes: slots.map(\.bytes))
         return ReplayResult(
             allocator: model.name, operations: count, peakFootprintBytes: peakFootprint, peakFootprintOperation: peakOperation,
             peakLiveBytes: peakLive, failedRequests: failed, seconds: seconds, timeline: timeline, finalFootprintBytes: model.footprintBytes)
