@@ -177,12 +177,16 @@ public enum Recorder {
     }
 
     /// posix_spawn the program and wait for it while ignoring SIGINT and SIGQUIT here (the child
-    /// gets them from the terminal, as under `time`). The child inherits the signal mask and the
-    /// ignored signals exactly as it would without mematlas in between.
+    /// gets them from the terminal, as under `time`), and passing SIGTERM and SIGHUP on to it (`kill`
+    /// or `timeout` aimed at `mematlas record` reach the program, and the recording still ends with
+    /// its trace complete and compressed). The child inherits the signal mask and the ignored
+    /// signals exactly as it would without mematlas in between.
     static func spawnAndWait(executable: String, arguments: [String], environment: [String: String]) throws -> (Int32, Int32) {
         let oldInt = signal(SIGINT, SIG_IGN)
         let oldQuit = signal(SIGQUIT, SIG_IGN)
+        SignalForwarding.start()
         defer {
+            SignalForwarding.stop()
             signal(SIGINT, oldInt)
             signal(SIGQUIT, oldQuit)
         }
@@ -207,10 +211,48 @@ public enum Recorder {
         var pid: pid_t = 0
         let error = posix_spawn(&pid, executable, nil, &attributes, argv, envp)
         guard error == 0 else { throw RecordError(message: "\(executable): \(String(cString: strerror(error)))") }
+        SignalForwarding.forward(to: pid)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             guard errno == EINTR else { throw RecordError(message: "waitpid: \(String(cString: strerror(errno)))") }
         }
         return (pid, status)
+    }
+}
+
+/// SIGTERM and SIGHUP sent to `mematlas record` while it waits go to the recorded program (one that
+/// came before the program existed is passed on as soon as it does). Handlers do not survive exec,
+/// so the program starts with these signals as they were.
+enum SignalForwarding {
+    nonisolated(unsafe) private static var child: pid_t = 0
+    nonisolated(unsafe) private static var early: Int32 = 0
+    nonisolated(unsafe) private static var previous: [Int32: sighandler_t?] = [:]
+    static let signals = [SIGTERM, SIGHUP]
+
+    static func start() {
+        child = 0
+        early = 0
+        previous = [:]
+        for number in signals {
+            // An ignored signal stays ignored, for the program too (nohup's SIGHUP).
+            var current = sigaction()
+            sigaction(number, nil, &current)
+            if unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { continue }
+            previous[number] = signal(number) { number in
+                // Async-signal-safe: reads two words and calls kill.
+                if SignalForwarding.child > 0 { kill(SignalForwarding.child, number) } else { SignalForwarding.early = number }
+            }
+        }
+    }
+
+    static func forward(to pid: pid_t) {
+        child = pid
+        if early != 0 { kill(pid, early) }
+    }
+
+    static func stop() {
+        for (number, handler) in previous { signal(number, handler ?? SIG_DFL) }
+        previous = [:]
+        child = 0
     }
 }

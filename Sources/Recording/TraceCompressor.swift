@@ -15,6 +15,8 @@ import Glibc
 /// the uncompressed trace stays as it is: a valid trace.
 final class TraceCompressor {
     static let environmentVariable = "MEMATLAS_PARENT_COMPRESSES"
+    /// O_TMPFILE (Linux 3.11), which Glibc's Swift overlay does not name: __O_TMPFILE | O_DIRECTORY.
+    static let temporaryFile: Int32 = 0o20000000 | O_DIRECTORY
 
     private let tracePath: String
     private let zstd: ZstdCompressor
@@ -68,12 +70,17 @@ final class TraceCompressor {
             usleep(2000)
         }
         defer { close(input) }
-        let output = open(partialPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        // A file with no name until it is complete (O_TMPFILE), so that nothing is left behind when
+        // this process is killed first; a named one where the file system cannot do that.
+        let directory = (tracePath as NSString).deletingLastPathComponent
+        var output = open(directory.isEmpty ? "." : directory, Self.temporaryFile | O_WRONLY | O_CLOEXEC, 0o600)
+        let named = output < 0
+        if named { output = open(partialPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
         guard output >= 0 else { return }
         var keep = false
         defer {
             close(output)
-            if !keep { unlink(partialPath) }
+            if named && !keep { unlink(partialPath) }
         }
         let headerSize = Int(MA_TRACE_HEADER_SIZE)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
@@ -124,8 +131,14 @@ final class TraceCompressor {
             buffer[10] = UInt8(marked & 0xff)
             buffer[11] = UInt8(marked >> 8)
             try write(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<headerSize]), at: 0)
-            guard rename(partialPath, tracePath) == 0 else { return }
+            if !named {
+                guard linkat(AT_FDCWD, "/proc/self/fd/\(output)", AT_FDCWD, partialPath, AT_SYMLINK_FOLLOW) == 0 else { return }
+            }
             keep = true
+            guard rename(partialPath, tracePath) == 0 else {
+                unlink(partialPath)
+                return
+            }
         } catch {
             return
         }

@@ -73,4 +73,31 @@ extension RealProgramTests {
         // The program wrote its trace uncompressed; `record` compressed it, pending records included.
         #expect(try Tracing.isCompressed(run.traces[0]))
     }
+
+    @Test func terminatingRecordTerminatesTheProgramAndKeepsItsTrace() throws {
+        // SIGTERM aimed at `mematlas record` (kill, timeout) reaches the program, and the trace is
+        // still complete up to the signal and compressed, with nothing left beside it.
+        let program = try ExamplePrograms.build("c/killed.c")
+        let directory = Tracing.scratchDirectory()
+        let process = Process()
+        // Through python3, to start `record` with no signal blocked, as a shell does (the test
+        // runner's threads block SIGTERM, and a child inherits that).
+        process.executableURL = URL(fileURLWithPath: try #require(Recorder.resolve("python3")))
+        process.arguments = ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
+                             Tracing.mematlasBinary, "record", "-o", directory + "/t", "--", program]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        try process.run()
+        TestProcess.read(out, until: "allocated")
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        // `record` ends the way the program did: by SIGTERM.
+        #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGTERM)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["t"])
+        #expect(try Tracing.isCompressed(directory + "/t"))
+        let s = try summary(directory + "/t")
+        #expect((s["calls"] as? [String: Int])?["malloc"] == 1001)  // and stdout's buffer
+        #expect(s["complete"] as? Bool == false)
+    }
 }
