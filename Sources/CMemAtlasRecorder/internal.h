@@ -212,7 +212,10 @@ static inline void ma_address_remove(uint64_t *list, int i) {
 static inline uint8_t *ma_put_adr(uint8_t *p, struct ma_address_coder *coder, uint64_t address, int released) {
     if (address == 0) return ma_put_uv(p, ((uint64_t)(2 * MA_ADDRESS_CACHE) << 1) | 1);
     int target = released ? 0 : 1;
-    for (int list = 0; list < 2; list++) {
+    /* The other list first: a block being freed was usually returned lately, a block being returned
+     * was usually freed lately (the coding does not depend on the order: the lists are disjoint). */
+    for (int k = 0; k < 2; k++) {
+        int list = target ^ 1 ^ k;
         for (int i = 0; i < MA_ADDRESS_CACHE; i++) {
             if (coder->lists[list][i] == address) {
                 p = ma_put_uv(p, ((uint64_t)(list * MA_ADDRESS_CACHE + i) << 1) | 1);
