@@ -182,23 +182,16 @@ public enum Recorder {
     /// its trace complete and compressed). The child inherits the signal mask and the ignored
     /// signals exactly as it would without mematlas in between.
     static func spawnAndWait(executable: String, arguments: [String], environment: [String: String]) throws -> (Int32, Int32) {
-        let oldInt = signal(SIGINT, SIG_IGN)
-        let oldQuit = signal(SIGQUIT, SIG_IGN)
-        SignalForwarding.start()
-        defer {
-            SignalForwarding.stop()
-            signal(SIGINT, oldInt)
-            signal(SIGQUIT, oldQuit)
-        }
+        let wereIgnored = SignalForwarding.start()
+        var started: pid_t? = nil
+        defer { SignalForwarding.stop(started) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
         // Only the two signals ignored here go back to what they were (unless they were ignored).
         var defaults = sigset_t()
         sigemptyset(&defaults)
-        let ignored = unsafeBitCast(SIG_IGN, to: Int.self)
-        if unsafeBitCast(oldInt, to: Int.self) != ignored { sigaddset(&defaults, SIGINT) }
-        if unsafeBitCast(oldQuit, to: Int.self) != ignored { sigaddset(&defaults, SIGQUIT) }
+        for number in [SIGINT, SIGQUIT] where !wereIgnored.contains(number) { sigaddset(&defaults, number) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF))
 
@@ -211,6 +204,7 @@ public enum Recorder {
         var pid: pid_t = 0
         let error = posix_spawn(&pid, executable, nil, &attributes, argv, envp)
         guard error == 0 else { throw RecordError(message: "\(executable): \(String(cString: strerror(error)))") }
+        started = pid
         SignalForwarding.forward(to: pid)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
@@ -222,37 +216,75 @@ public enum Recorder {
 
 /// SIGTERM and SIGHUP sent to `mematlas record` while it waits go to the recorded program (one that
 /// came before the program existed is passed on as soon as it does). Handlers do not survive exec,
-/// so the program starts with these signals as they were.
+/// so the program starts with these signals as they were. Several recordings may run at once in
+/// one process (the library API): the handlers stay installed while any runs, and a signal goes
+/// to every program being recorded.
 enum SignalForwarding {
-    nonisolated(unsafe) private static var child: pid_t = 0
-    nonisolated(unsafe) private static var early: Int32 = 0
-    nonisolated(unsafe) private static var previous: [Int32: sighandler_t?] = [:]
     static let signals = [SIGTERM, SIGHUP]
+    private static let capacity = 64
+    /// The programs being recorded (0 = free slot); read by the handler, written under `lock`.
+    nonisolated(unsafe) private static let children: UnsafeMutablePointer<pid_t> = {
+        let slots = UnsafeMutablePointer<pid_t>.allocate(capacity: capacity)
+        slots.initialize(repeating: 0, count: capacity)
+        return slots
+    }()
+    nonisolated(unsafe) private static var early: Int32 = 0
+    nonisolated(unsafe) private static var users = 0
+    nonisolated(unsafe) private static var previous: [Int32: sighandler_t?] = [:]
+    nonisolated(unsafe) private static var ignoredBefore: Set<Int32> = []
+    private static let lock = NSLock()
 
-    static func start() {
-        child = 0
+    /// Starts a recording's signal handling; returns which of SIGINT and SIGQUIT were ignored
+    /// before the first recording (those the program inherits ignored).
+    static func start() -> Set<Int32> {
+        lock.lock()
+        defer { lock.unlock() }
+        _ = children  // made before any handler can read it
+        users += 1
+        guard users == 1 else { return ignoredBefore }
         early = 0
         previous = [:]
+        ignoredBefore = []
+        // SIGINT and SIGQUIT are ignored here while programs run: the terminal sends them to the
+        // program too (as under `time`).
+        for number in [SIGINT, SIGQUIT] {
+            let old = signal(number, SIG_IGN)
+            previous[number] = old
+            if unsafeBitCast(old, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { ignoredBefore.insert(number) }
+        }
         for number in signals {
             // An ignored signal stays ignored, for the program too (nohup's SIGHUP).
             var current = sigaction()
             sigaction(number, nil, &current)
             if unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { continue }
             previous[number] = signal(number) { number in
-                // Async-signal-safe: reads two words and calls kill.
-                if SignalForwarding.child > 0 { kill(SignalForwarding.child, number) } else { SignalForwarding.early = number }
+                // Async-signal-safe: reads words and calls kill.
+                var sent = false
+                for i in 0..<SignalForwarding.capacity where SignalForwarding.children[i] > 0 {
+                    kill(SignalForwarding.children[i], number)
+                    sent = true
+                }
+                if !sent { SignalForwarding.early = number }
             }
         }
+        return ignoredBefore
     }
 
     static func forward(to pid: pid_t) {
-        child = pid
+        lock.lock()
+        defer { lock.unlock() }
+        if let free = (0..<capacity).first(where: { children[$0] == 0 }) { children[free] = pid }
         if early != 0 { kill(pid, early) }
     }
 
-    static func stop() {
+    /// The recording of `pid` (nil when the program did not start) is over.
+    static func stop(_ pid: pid_t?) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let pid, let slot = (0..<capacity).first(where: { children[$0] == pid }) { children[slot] = 0 }
+        users -= 1
+        guard users == 0 else { return }
         for (number, handler) in previous { signal(number, handler ?? SIG_DFL) }
         previous = [:]
-        child = 0
     }
 }
