@@ -637,9 +637,6 @@ static int is_vfork_child(void);
 
 static void inline_tick_now(int residency);
 
-/* After a mapping event (outside the writer lock). Mappings are rare and change RSS at once: with
- * no writer thread, the sample comes now (and its residency snapshot, a sample period after the
- * last one), not after the next 32 events, which a program that then sleeps may never make. */
 /* A new stack had a frame outside the known modules: a library loaded since the last module map,
  * or code that no module holds (a JIT's: Java, node), for which a new map would only repeat the
  * last one, once per new stack. The loader's counters tell which. */
@@ -648,6 +645,9 @@ static void refresh_modules(void) {
     if (ma_modules_changed()) emit_modules();
 }
 
+/* After a mapping event (outside the writer lock). Mappings are rare and change RSS at once: with
+ * no writer thread, the sample comes now (and its residency snapshot, a sample period after the
+ * last one), not after the next 32 events, which a program that then sleeps may never make. */
 static inline void after_mapping_event(void) {
     if (MA_UNLIKELY(__atomic_load_n(&g_modules_stale, __ATOMIC_RELAXED))) refresh_modules();
     if (MA_UNLIKELY(g_sync_writes)) inline_tick_now(1);

@@ -125,7 +125,7 @@ public final class Symbolizer {
     }
 
     /// Each module map's segments by address, built when first needed.
-    private var segmentIndexes: [Int: SegmentIndex] = [:]
+    private lazy var segmentIndexes = [SegmentIndex?](repeating: nil, count: moduleMaps.count)
     private func segmentIndex(_ map: Int) -> SegmentIndex {
         if let index = segmentIndexes[map] { return index }
         let index = SegmentIndex(moduleMaps[map].modules)

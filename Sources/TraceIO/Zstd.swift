@@ -2,72 +2,73 @@
 import Glibc
 #endif
 
-/// zstd's streaming decompressor, loaded from `libzstd.so.1` with `dlopen` (the machine has the
-/// library without headers).
-final class ZstdDecompressor {
-    private typealias CreateFunction = @convention(c) () -> OpaquePointer?
-    private typealias FreeFunction = @convention(c) (OpaquePointer?) -> Int
-    private typealias DecompressFunction = @convention(c) (OpaquePointer?, UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Int
-    private typealias IsErrorFunction = @convention(c) (Int) -> UInt32
-    private typealias ErrorNameFunction = @convention(c) (Int) -> UnsafePointer<CChar>?
+/// libzstd, loaded once with `dlopen` (the machine has the library without headers).
+private enum ZstdLibrary {
+    nonisolated(unsafe) static let handle = dlopen("libzstd.so.1", RTLD_NOW | RTLD_LOCAL) ?? dlopen("libzstd.so", RTLD_NOW | RTLD_LOCAL)
 
-    private struct Library {
-        let create: CreateFunction
-        let free: FreeFunction
-        let decompress: DecompressFunction
-        let isError: IsErrorFunction
-        let errorName: ErrorNameFunction
+    /// The function `name` as a `T` (a `@convention(c)` type), or nil.
+    static func function<T>(_ name: String, as type: T.Type) -> T? {
+        guard let handle, let symbol = dlsym(handle, name) else { return nil }
+        return unsafeBitCast(symbol, to: type)
     }
 
-    private static let library: Library? = {
-        guard let handle = dlopen("libzstd.so.1", RTLD_NOW | RTLD_LOCAL) ?? dlopen("libzstd.so", RTLD_NOW | RTLD_LOCAL),
-              let create = dlsym(handle, "ZSTD_createDCtx"), let free = dlsym(handle, "ZSTD_freeDCtx"),
-              let decompress = dlsym(handle, "ZSTD_decompressStream"), let isError = dlsym(handle, "ZSTD_isError"),
-              let errorName = dlsym(handle, "ZSTD_getErrorName")
-        else { return nil }
-        return Library(
-            create: unsafeBitCast(create, to: CreateFunction.self),
-            free: unsafeBitCast(free, to: FreeFunction.self),
-            decompress: unsafeBitCast(decompress, to: DecompressFunction.self),
-            isError: unsafeBitCast(isError, to: IsErrorFunction.self),
-            errorName: unsafeBitCast(errorName, to: ErrorNameFunction.self))
-    }()
+    typealias IsError = @convention(c) (Int) -> UInt32
+    typealias Free = @convention(c) (OpaquePointer?) -> Int
+    static let isError = function("ZSTD_isError", as: IsError.self)
+}
+
+/// ZSTD_inBuffer / ZSTD_outBuffer: { pointer, size, pos }, kept in memory zstd can write.
+private struct ZstdBuffer {
+    let fields = UnsafeMutablePointer<Int>.allocate(capacity: 3)
+    var pointer: UnsafeMutableRawPointer { UnsafeMutableRawPointer(fields) }
+    var position: Int { fields[2] }
+    var size: Int { fields[1] }
+    func set(_ base: UnsafeRawPointer?, count: Int) {
+        fields[0] = Int(bitPattern: base)
+        fields[1] = count
+        fields[2] = 0
+    }
+    func deallocate() { fields.deallocate() }
+}
+
+/// zstd's streaming decompressor.
+final class ZstdDecompressor {
+    private typealias Decompress = @convention(c) (OpaquePointer?, UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Int
+    private typealias ErrorName = @convention(c) (Int) -> UnsafePointer<CChar>?
+    private static let create = ZstdLibrary.function("ZSTD_createDCtx", as: (@convention(c) () -> OpaquePointer?).self)
+    private static let free = ZstdLibrary.function("ZSTD_freeDCtx", as: ZstdLibrary.Free.self)
+    private static let decompress = ZstdLibrary.function("ZSTD_decompressStream", as: Decompress.self)
+    private static let errorName = ZstdLibrary.function("ZSTD_getErrorName", as: ErrorName.self)
 
     /// True when libzstd could be loaded.
-    static var isAvailable: Bool { library != nil }
+    static var isAvailable: Bool {
+        create != nil && free != nil && decompress != nil && errorName != nil && ZstdLibrary.isError != nil
+    }
 
-    private let lib: Library
     private let context: OpaquePointer
-    /// ZSTD_inBuffer and ZSTD_outBuffer: { pointer, size, pos }.
-    private let inBuffer = UnsafeMutablePointer<Int>.allocate(capacity: 3)
-    private let outBuffer = UnsafeMutablePointer<Int>.allocate(capacity: 3)
+    private let input = ZstdBuffer(), output = ZstdBuffer()
 
     init?() {
-        guard let lib = Self.library, let context = lib.create() else { return nil }
-        self.lib = lib
+        guard Self.isAvailable, let context = Self.create!() else { return nil }
         self.context = context
     }
 
     deinit {
-        _ = lib.free(context)
-        inBuffer.deallocate()
-        outBuffer.deallocate()
+        _ = Self.free!(context)
+        input.deallocate()
+        output.deallocate()
     }
 
     /// Decompresses from `input` into `output`; returns (bytes consumed, bytes produced).
     /// Throws the zstd error name on corrupt input.
-    func decompress(input: UnsafeRawBufferPointer, output: UnsafeMutableRawBufferPointer) throws -> (consumed: Int, produced: Int) {
-        inBuffer[0] = Int(bitPattern: input.baseAddress)
-        inBuffer[1] = input.count
-        inBuffer[2] = 0
-        outBuffer[0] = Int(bitPattern: output.baseAddress)
-        outBuffer[1] = output.count
-        outBuffer[2] = 0
-        let result = lib.decompress(context, UnsafeMutableRawPointer(outBuffer), UnsafeMutableRawPointer(inBuffer))
-        if lib.isError(result) != 0 {
-            throw ZstdError(name: lib.errorName(result).map { String(cString: $0) } ?? "unknown error")
+    func decompress(input bytes: UnsafeRawBufferPointer, output room: UnsafeMutableRawBufferPointer) throws -> (consumed: Int, produced: Int) {
+        input.set(bytes.baseAddress, count: bytes.count)
+        output.set(room.baseAddress, count: room.count)
+        let result = Self.decompress!(context, output.pointer, input.pointer)
+        if ZstdLibrary.isError!(result) != 0 {
+            throw ZstdError(name: Self.errorName!(result).map { String(cString: $0) } ?? "unknown error")
         }
-        return (inBuffer[2], outBuffer[2])
+        return (input.position, output.position)
     }
 }
 
@@ -76,74 +77,47 @@ struct ZstdError: Error {
     var name: String
 }
 
-/// zstd's streaming compressor, loaded like the decompressor. It compresses with the recorder's
-/// settings (level 3 with the single-hash match finder: see load_zstd in the recorder's writer.c).
+/// zstd's streaming compressor. It compresses with the recorder's settings (level 3 with the
+/// single-hash match finder: see load_zstd in the recorder's writer.c).
 public final class ZstdCompressor {
-    private typealias CreateFunction = @convention(c) () -> OpaquePointer?
-    private typealias FreeFunction = @convention(c) (OpaquePointer?) -> Int
-    private typealias SetParameterFunction = @convention(c) (OpaquePointer?, Int32, Int32) -> Int
-    private typealias CompressFunction = @convention(c) (OpaquePointer?, UnsafeMutableRawPointer, UnsafeMutableRawPointer, Int32) -> Int
-    private typealias IsErrorFunction = @convention(c) (Int) -> UInt32
+    private typealias SetParameter = @convention(c) (OpaquePointer?, Int32, Int32) -> Int
+    private typealias Compress = @convention(c) (OpaquePointer?, UnsafeMutableRawPointer, UnsafeMutableRawPointer, Int32) -> Int
+    private static let create = ZstdLibrary.function("ZSTD_createCCtx", as: (@convention(c) () -> OpaquePointer?).self)
+    private static let free = ZstdLibrary.function("ZSTD_freeCCtx", as: ZstdLibrary.Free.self)
+    private static let setParameter = ZstdLibrary.function("ZSTD_CCtx_setParameter", as: SetParameter.self)
+    private static let compress = ZstdLibrary.function("ZSTD_compressStream2", as: Compress.self)
 
-    private struct Library {
-        let create: CreateFunction
-        let free: FreeFunction
-        let setParameter: SetParameterFunction
-        let compress: CompressFunction
-        let isError: IsErrorFunction
-    }
-
-    private static let library: Library? = {
-        guard let handle = dlopen("libzstd.so.1", RTLD_NOW | RTLD_LOCAL) ?? dlopen("libzstd.so", RTLD_NOW | RTLD_LOCAL),
-              let create = dlsym(handle, "ZSTD_createCCtx"), let free = dlsym(handle, "ZSTD_freeCCtx"),
-              let setParameter = dlsym(handle, "ZSTD_CCtx_setParameter"),
-              let compress = dlsym(handle, "ZSTD_compressStream2"), let isError = dlsym(handle, "ZSTD_isError")
-        else { return nil }
-        return Library(
-            create: unsafeBitCast(create, to: CreateFunction.self),
-            free: unsafeBitCast(free, to: FreeFunction.self),
-            setParameter: unsafeBitCast(setParameter, to: SetParameterFunction.self),
-            compress: unsafeBitCast(compress, to: CompressFunction.self),
-            isError: unsafeBitCast(isError, to: IsErrorFunction.self))
-    }()
-
-    private let lib: Library
     private let context: OpaquePointer
-    private let inBuffer = UnsafeMutablePointer<Int>.allocate(capacity: 3)
-    private let outBuffer = UnsafeMutablePointer<Int>.allocate(capacity: 3)
-    private let output = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 16)
+    private let input = ZstdBuffer(), output = ZstdBuffer()
+    private let compressed = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 16)
 
     /// nil when libzstd cannot be loaded.
     public init?() {
-        guard let lib = Self.library, let context = lib.create() else { return nil }
-        self.lib = lib
+        guard Self.free != nil, Self.setParameter != nil, Self.compress != nil, ZstdLibrary.isError != nil,
+              let context = Self.create?() else { return nil }
         self.context = context
-        _ = lib.setParameter(context, 100, 3)  // ZSTD_c_compressionLevel
-        _ = lib.setParameter(context, 107, 1)  // ZSTD_c_strategy = ZSTD_fast
+        _ = Self.setParameter!(context, 100, 3)  // ZSTD_c_compressionLevel
+        _ = Self.setParameter!(context, 107, 1)  // ZSTD_c_strategy = ZSTD_fast
     }
 
     deinit {
-        _ = lib.free(context)
-        inBuffer.deallocate()
-        outBuffer.deallocate()
+        _ = Self.free!(context)
+        input.deallocate()
         output.deallocate()
+        compressed.deallocate()
     }
 
-    /// Compresses `input` (ending the frame when `end`), handing each piece of output to `write`.
+    /// Compresses `bytes` (ending the frame when `end`), handing each piece of output to `write`.
     /// Returns false on a zstd error.
-    public func compress(_ input: UnsafeRawBufferPointer, end: Bool, write: (UnsafeRawBufferPointer) throws -> Void) rethrows -> Bool {
-        inBuffer[0] = Int(bitPattern: input.baseAddress)
-        inBuffer[1] = input.count
-        inBuffer[2] = 0
+    public func compress(_ bytes: UnsafeRawBufferPointer, end: Bool, write: (UnsafeRawBufferPointer) throws -> Void) rethrows -> Bool {
+        input.set(bytes.baseAddress, count: bytes.count)
         while true {
-            outBuffer[0] = Int(bitPattern: output.baseAddress)
-            outBuffer[1] = output.count
-            outBuffer[2] = 0
-            let remaining = lib.compress(context, UnsafeMutableRawPointer(outBuffer), UnsafeMutableRawPointer(inBuffer), end ? 2 : 0)
-            if lib.isError(remaining) != 0 { return false }
-            if outBuffer[2] > 0 { try write(UnsafeRawBufferPointer(rebasing: output[0..<outBuffer[2]])) }
-            let consumed = inBuffer[2] == inBuffer[1]
-            if end ? remaining == 0 : consumed && outBuffer[2] < output.count { return true }
+            output.set(compressed.baseAddress, count: compressed.count)
+            let remaining = Self.compress!(context, output.pointer, input.pointer, end ? 2 : 0)  // ZSTD_e_end : ZSTD_e_continue
+            if ZstdLibrary.isError!(remaining) != 0 { return false }
+            if output.position > 0 { try write(UnsafeRawBufferPointer(rebasing: compressed[0..<output.position])) }
+            let consumed = input.position == input.size
+            if end ? remaining == 0 : consumed && output.position < output.size { return true }
         }
     }
 }
