@@ -21,7 +21,7 @@ let package = Package(
         ),
         .target(name: "TraceModel"),
         .target(name: "TraceIO", dependencies: ["TraceModel", "MemAtlasTraceSchema"]),
-        .target(name: "Analysis", dependencies: ["TraceModel", "TraceIO"]),
+        .target(name: "Analysis", dependencies: ["TraceModel", "TraceIO", "CMemAtlasShims"]),
         // The replay loop touches model arrays held by classes: dynamic exclusivity checks cost more than the work.
         .target(
             name: "AllocatorLab", dependencies: ["TraceModel", "TraceIO", "Analysis"],

@@ -1,3 +1,4 @@
+import CMemAtlasShims
 import TraceIO
 import TraceModel
 
@@ -140,6 +141,15 @@ public struct HeapAnalysis: TraceVisitor {
                 counters.failed[index] &+= 1
             }
         }
+    }
+
+    /// Fetches the live-block slots and the stack's counters that `visit(event)` will touch: with
+    /// many live blocks and stacks both tables are several MiB, and their lookups were most of
+    /// the pass's time.
+    @inline(__always) public mutating func prefetch(for event: TraceEvent) {
+        live.prefetch(event.address)
+        if event.oldAddress.rawValue != 0 { live.prefetch(event.oldAddress) }
+        counters.prefetch(Int(event.stack.rawValue))
     }
 
     private mutating func switchThread(to thread: ThreadID) {
@@ -286,6 +296,11 @@ final class HeapCounters {
         stacks.deallocate()
         calls.deallocate()
         failed.deallocate()
+    }
+
+    /// Fetches stack `s`'s counters (when allocated: a new stack grows the table at its visit).
+    @inline(__always) func prefetch(_ s: Int) {
+        if s < stackCapacity { mematlas_shim_prefetch(stacks + s) }
     }
 
     func grow(to s: Int) {

@@ -1,3 +1,4 @@
+import CMemAtlasShims
 import TraceModel
 
 /// The live heap blocks at one moment, by address: a purpose-built open-addressing table
@@ -51,6 +52,11 @@ public final class LiveBlockMap {
 
     @inline(__always) static func hash(_ key: UInt64) -> Int {
         Int(truncatingIfNeeded: ((key >> 4) &* 0x9E37_79B9_7F4A_7C15) >> 20)
+    }
+
+    /// Fetches the slot where a lookup of `address` starts (see `TraceVisitor.prefetch(for:)`).
+    @inline(__always) public func prefetch(_ address: Address) {
+        mematlas_shim_prefetch(slots + (Self.hash(address.rawValue) & mask))
     }
 
     /// Records a live block, replacing any block at the same address (returning it).

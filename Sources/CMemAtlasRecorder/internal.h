@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <pthread.h>
 #include <sys/types.h>
 
@@ -128,6 +129,19 @@ struct ma_frame_table {
 int ma_table_find(struct ma_frame_table *t, const uintptr_t *frames, int count, uint32_t *value) MA_HIDDEN;
 int ma_table_insert(struct ma_frame_table *t, const uintptr_t *frames, int count, uint32_t value) MA_HIDDEN;
 void ma_table_reset(struct ma_frame_table *t) MA_HIDDEN;
+/* A set of frame sequences by fingerprint, with a 32-bit value each (stacks.c: the fast path). */
+struct ma_key_slot {
+    uint64_t hash; /* 0 = empty */
+    uint32_t check;
+    uint32_t value;
+};
+struct ma_key_table {
+    struct ma_key_slot *slots;
+    size_t slot_count, used;
+};
+int ma_keys_find(struct ma_key_table *t, const uintptr_t *key, int count, uint32_t *value) MA_HIDDEN;
+int ma_keys_insert(struct ma_key_table *t, const uintptr_t *key, int count, uint32_t value) MA_HIDDEN;
+void ma_keys_reset(struct ma_key_table *t) MA_HIDDEN;
 /* Forgets the calling thread's cached stack bounds (after fork). */
 void ma_stacks_thread_reset(void) MA_HIDDEN;
 
@@ -192,16 +206,25 @@ struct ma_address_coder {
 };
 
 /* Moves list[i] to the front; the entries before it shift back by one (with i = the last index:
- * a new entry goes in front and the last one is dropped). */
+ * a new entry goes in front and the last one is dropped). Both shifts copy the list out and write
+ * every entry back from an index computed without a branch: a loop over the moved entries
+ * compiles to a call to memmove, and a select per entry to a mispredicted branch, each costing
+ * more than the shift. */
 static inline void ma_address_promote(uint64_t *list, int i, uint64_t address) {
-    for (; i > 0; i--) list[i] = list[i - 1];
-    list[0] = address;
+    uint64_t old[MA_ADDRESS_CACHE + 1];
+    old[0] = address;
+    memcpy(old + 1, list, MA_ADDRESS_CACHE * sizeof *list);
+#pragma GCC unroll 8
+    for (int j = 0; j < MA_ADDRESS_CACHE; j++) list[j] = old[j + (j > i)];
 }
 
 /* Removes list[i]; the entries after it shift forward and the last becomes empty. */
 static inline void ma_address_remove(uint64_t *list, int i) {
-    for (; i < MA_ADDRESS_CACHE - 1; i++) list[i] = list[i + 1];
-    list[MA_ADDRESS_CACHE - 1] = 0;
+    uint64_t old[MA_ADDRESS_CACHE + 1];
+    memcpy(old, list, MA_ADDRESS_CACHE * sizeof *list);
+    old[MA_ADDRESS_CACHE] = 0;
+#pragma GCC unroll 8
+    for (int j = 0; j < MA_ADDRESS_CACHE; j++) list[j] = old[j + (j >= i)];
 }
 
 /* released = 1 for an address being freed/unmapped, 0 for one being returned. The address then

@@ -9,8 +9,6 @@
 /// - munmap: `address`, `size` (length)
 /// - mremap: `oldAddress`, `oldSize`, `size`, `stack`, `address`
 public struct TraceEvent: Sendable {
-    /// The function called.
-    public var function: AllocationFunction
     /// The block (or mapping) the call returned or released.
     public var address: Address
     /// The block a realloc or mremap moved from.
@@ -21,16 +19,19 @@ public struct TraceEvent: Sendable {
     public var oldSize: UInt64
     /// Requested alignment in bytes for the aligned functions, else 0.
     public var alignment: UInt64
+    /// When: the time of the last sample tick before it, in nanoseconds since the process started.
+    public var timeNs: UInt64
     /// The call stack of the call (none for free and munmap).
     public var stack: StackID
     /// The thread that made the call.
     public var thread: ThreadID
-    /// When: the time of the last sample tick before it, in nanoseconds since the process started.
-    public var timeNs: UInt64
     /// `PROT_*` bits of an mmap.
     public var protection: UInt32
     /// `MAP_*` bits of an mmap.
     public var flags: UInt32
+    /// The function called. (Last: no padding between fields, so that copying an event into a
+    /// batch never reads padding bytes next to a just-written byte, which stalls the copy.)
+    public var function: AllocationFunction
 
     /// An empty event (a malloc of nothing), for the reader to fill in.
     public init() {

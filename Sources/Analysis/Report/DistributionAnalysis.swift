@@ -142,6 +142,11 @@ public struct VisitorPair<A: TraceVisitor, B: TraceVisitor>: TraceVisitor {
         first.visit(event)
         second.visit(event)
     }
+    /// Announces a coming event to both visitors.
+    @inline(__always) public mutating func prefetch(for event: TraceEvent) {
+        first.prefetch(for: event)
+        second.prefetch(for: event)
+    }
     /// Hands the tick (ns since start, resident bytes) to both visitors.
     @inline(__always) public mutating func visitTick(timeNs: UInt64, residentBytes: UInt64) {
         first.visitTick(timeNs: timeNs, residentBytes: residentBytes)

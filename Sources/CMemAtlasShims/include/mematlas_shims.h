@@ -61,4 +61,8 @@ int mematlas_shim_ptrace_continue(pid_t pid, int signal);
  * 3 exec stop (PTRACE_EVENT_EXEC), 4 other ptrace or signal stop (`*signal` = the signal to pass on). */
 int mematlas_shim_wait_status_kind(int status, int *value);
 
+/* A hint that `address` will be written soon: the analyses' hash tables look up the slot of an
+ * event a few events ahead, so the cache miss overlaps the work in between. */
+static inline void mematlas_shim_prefetch(const void *address) { __builtin_prefetch(address, 1, 3); }
+
 #endif
