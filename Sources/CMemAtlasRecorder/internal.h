@@ -129,6 +129,15 @@ struct ma_frame_table {
 int ma_table_find(struct ma_frame_table *t, const uintptr_t *frames, int count, uint32_t *value) MA_HIDDEN;
 int ma_table_insert(struct ma_frame_table *t, const uintptr_t *frames, int count, uint32_t value) MA_HIDDEN;
 void ma_table_reset(struct ma_frame_table *t) MA_HIDDEN;
+/* Whether two frame sequences of `count` frames are equal. Stacks are short: an inline loop beats
+ * a call to memcmp. */
+static inline int ma_same_frames(const uintptr_t *a, const uintptr_t *b, int count) {
+    int i = 0;
+    for (; i + 1 < count; i += 2)
+        if ((a[i] ^ b[i]) | (a[i + 1] ^ b[i + 1])) return 0;
+    return i == count || a[i] == b[i];
+}
+
 /* A set of frame sequences by fingerprint, with a 32-bit value each (stacks.c: the fast path). */
 struct ma_key_slot {
     uint64_t hash; /* 0 = empty */

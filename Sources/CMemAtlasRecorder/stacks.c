@@ -209,14 +209,6 @@ static uint64_t hash_frames(const uintptr_t *frames, int count) {
     return finish_hash(h);
 }
 
-/* Stacks are short: an inline loop beats a call to memcmp. */
-static inline int same_frames(const uintptr_t *a, const uintptr_t *b, int count) {
-    int i = 0;
-    for (; i + 1 < count; i += 2)
-        if ((a[i] ^ b[i]) | (a[i + 1] ^ b[i + 1])) return 0;
-    return i == count || a[i] == b[i];
-}
-
 /* ---- The fast path's key table: 96-bit fingerprints, no frames ----
  * A lookup here runs at every event, and the keys of a program with many call paths fill several
  * MiB: a lookup that also compared the stored frames missed the cache twice. The table keeps only
@@ -310,7 +302,7 @@ static struct ma_frame_slot *table_lookup(struct ma_frame_table *t, const uintpt
     size_t mask = t->slot_count - 1;
     for (size_t i = *hash & mask; t->slots[i].hash; i = (i + 1) & mask) {
         struct ma_frame_slot *s = &t->slots[i];
-        if (s->hash == *hash && s->depth == (uint32_t)count && same_frames(t->frames + s->offset, frames, count))
+        if (s->hash == *hash && s->depth == (uint32_t)count && ma_same_frames(t->frames + s->offset, frames, count))
             return s;
     }
     return NULL;

@@ -185,6 +185,11 @@ static MA_TLS uint32_t t_last_generation;
 static MA_TLS uint32_t t_last_stack;
 static MA_TLS int t_last_depth;
 static MA_TLS uintptr_t t_last_frames[MA_MAX_FRAMES];
+/* The same for the frame-pointer fast path's keys: each thread's last key with a stack id. */
+static MA_TLS uint32_t t_last_key_generation;
+static MA_TLS uint32_t t_last_key_stack;
+static MA_TLS int t_last_key_length;
+static MA_TLS uintptr_t t_last_key[MA_MAX_FRAMES + 1];
 
 /* Each thread's kernel id and name, read once. */
 static MA_TLS pid_t t_tid;
@@ -591,8 +596,17 @@ static void append_record(const uint8_t *record, size_t length) {
 static uint32_t current_stack_locked(const uintptr_t *key, int key_length) {
     int known = 0;
     if (key_length > 0) {
+        if (key_length == t_last_key_length && t_last_key_generation == g_stack_generation &&
+            ma_same_frames(key, t_last_key, key_length))
+            return t_last_key_stack;
         uint32_t id = ma_fast_lookup(key, key_length, &known);
-        if (id) return id;
+        if (id) {
+            t_last_key_length = key_length;
+            t_last_key_generation = g_stack_generation;
+            t_last_key_stack = id;
+            memcpy(t_last_key, key, (size_t)key_length * sizeof *key);
+            return id;
+        }
     }
     uintptr_t frames[MA_MAX_FRAMES];
     int depth;
