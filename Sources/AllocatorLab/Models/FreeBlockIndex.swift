@@ -121,6 +121,15 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
         return exactFit(firstFit(atLeast: needed, at: at, offset: lowerBound(key, inChunk: at.chunk)), atLeast: bytes, needed: needed)
     }
 
+    /// The first block in key order whose size is `bytes` or more, or -1: like
+    /// `firstFit(atLeast:from:)` from the lowest key, without binary searches (first fit's searches
+    /// all start there; in a size index it is best fit's block, the smallest big enough).
+    func firstFit(atLeast bytes: UInt64) -> Int32 {
+        guard !rootInner.isEmpty else { return -1 }
+        let needed = SizeUnits.of(bytes)
+        return exactFit(firstFit(atLeast: needed, at: firstLocation(), offset: 0), atLeast: bytes, needed: needed)
+    }
+
     /// The first block in key order from indexed block `node` on whose size is `bytes` or more, or
     /// -1: like `firstFit(atLeast:from:)` with `node`'s key, without searching for the key (next
     /// fit's rover).
@@ -144,20 +153,21 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
     /// more, or -1.
     @inline(__always) private func firstFit(atLeast needed: Units, at: Location, offset: Int) -> Int32 {
         if childLargest[at.slot] >= needed {
+            // The entry searched from often fits (next fit's rover): one compare before the
+            // vector scan.
+            let entry = at.chunk * Self.chunkCapacity + offset
+            if offset < chunks[at.chunk].count, sizes[entry] >= needed { return nodes[entry] }
             let found = scanForward(at.chunk, from: offset, atLeast: needed)
             if found >= 0 { return found }
         }
         var child = at.child + 1, r = at.root
         while r < rootInner.count {
-            if r > at.root { child = 0 }
             if rootLargest[r] >= needed {
-                let inner = rootInner[r]
-                while child < childCount[inner] {
-                    let slot = inner * Self.innerCapacity + child
-                    if childLargest[slot] >= needed { return scanForward(childChunk[slot], from: 0, atLeast: needed) }
-                    child += 1
-                }
+                let inner = rootInner[r], base = inner * Self.innerCapacity
+                let found = Self.firstIndex(atLeast: needed, inSlab: childLargest.buffer.baseAddress! + base, from: child, to: childCount[inner])
+                if found >= 0 { return scanForward(childChunk[base + found], from: 0, atLeast: needed) }
             }
+            child = 0
             r += 1
         }
         return -1
@@ -353,6 +363,12 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
         return j
     }
 
+    /// The first chunk (the index must not be empty).
+    @inline(__always) private func firstLocation() -> Location {
+        let inner = rootInner[0]
+        return Location(root: 0, inner: inner, child: 0, chunk: childChunk[inner * Self.innerCapacity])
+    }
+
     /// The last chunk (the index must not be empty).
     private func lastLocation() -> Location {
         let r = rootInner.count - 1, inner = rootInner[r], child = childCount[inner] - 1
@@ -399,9 +415,38 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
 
     /// The first entry of `chunk` from offset `offset` on whose size is `needed` units or more, or -1.
     @inline(__always) private func scanForward(_ chunk: Int, from offset: Int, atLeast needed: Units) -> Int32 {
-        let base = chunk * Self.chunkCapacity, end = base + chunks[chunk].count
-        for j in base + offset ..< end where sizes[j] >= needed { return nodes[j] }
+        let base = chunk * Self.chunkCapacity
+        let found = Self.firstIndex(atLeast: needed, inSlab: sizes.buffer.baseAddress! + base, from: offset, to: chunks[chunk].count)
+        return found < 0 ? -1 : nodes[base + found]
+    }
+
+    /// The first place from `start` to before `end` in the 64-value slab at `slab` whose value is
+    /// `needed` or more, or -1: 16 values compared at once, the first hit found from the bits of
+    /// the comparison (a one-at-a-time scan mispredicts its exit at a random place, and the small
+    /// blocks at low addresses make first fit's scans long). Values past `end` may be stale.
+    @inline(__always) private static func firstIndex(atLeast needed: Units, inSlab slab: UnsafeMutablePointer<Units>, from start: Int, to end: Int) -> Int {
+        assert(chunkCapacity == 64 && innerCapacity == 64 && start >= 0 && end <= 64, "a slab holds 64 values")
+        // Bit k: place k is in `start ..< end` (smart shifts: 0 for a shift of 64).
+        let inRange = (UInt64.max << UInt64(start)) & (UInt64.max >> UInt64(64 - end))
+        let wanted = SIMD16<Units>(repeating: needed), raw = UnsafeRawPointer(slab)
+        var group = start & ~15
+        while group < end {
+            let fits = raw.loadUnaligned(fromByteOffset: group &* 4, as: SIMD16<Units>.self) .>= wanted
+            // `any` is a few instructions, the lanes' bits a few dozen: those only for a group
+            // with a fit.
+            if any(fits) {
+                let hits = laneBits(fits) & UInt32(truncatingIfNeeded: inRange >> UInt64(group))
+                if hits != 0 { return group &+ hits.trailingZeroBitCount }
+            }
+            group &+= 16
+        }
         return -1
+    }
+
+    /// Lane k of `mask` as bit k (a sum of distinct powers of two, so an OR).
+    @inline(__always) private static func laneBits(_ mask: SIMDMask<SIMD16<Int32>>) -> UInt32 {
+        let powers = SIMD16<UInt32>(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+        return SIMD16<UInt32>(repeating: 0).replacing(with: powers, where: mask).wrappedSum()
     }
 
     // MARK: Keeping summaries

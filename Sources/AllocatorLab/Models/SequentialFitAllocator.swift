@@ -100,8 +100,10 @@ public final class SequentialFitAllocator: AllocatorModel {
             }
             return firstOnList(atLeast: needed, from: -1)
         case .bestFit:
-            // The smallest big enough, the first on the list among equals.
-            return heap.sizeIndex!.firstFit(atLeast: needed, from: UInt128(needed) << 64)
+            // The smallest big enough, the first on the list among equals: the first block in the
+            // size index's order that is big enough (found from the size summaries, without binary
+            // searches of 128-bit keys for `needed << 64`).
+            return heap.sizeIndex!.firstFit(atLeast: needed)
         case .worstFit:
             // The largest, the first on the list among equals: the top of its heap.
             return heap.largestIndex!.largestSize >= needed ? heap.largestIndex!.top : -1
@@ -112,7 +114,7 @@ public final class SequentialFitAllocator: AllocatorModel {
     /// more, or -1. List keys grow towards the back of an address-ordered list, the front of a LIFO one.
     private func firstOnList(atLeast needed: UInt64, from node: Int32) -> Int32 {
         if ordering == .addressOrdered {
-            return node < 0 ? heap.listIndex!.firstFit(atLeast: needed, from: 0) : heap.listIndex!.firstFit(atLeast: needed, fromNode: node)
+            return node < 0 ? heap.listIndex!.firstFit(atLeast: needed) : heap.listIndex!.firstFit(atLeast: needed, fromNode: node)
         }
         return heap.linkOrder!.firstFit(onList: 0, atLeast: needed, from: node)
     }
