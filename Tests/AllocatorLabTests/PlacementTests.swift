@@ -160,7 +160,24 @@ let heapBase: UInt64 = 0x10_0000
         #expect(log.peakLiveBytes == 20)
     }
 
+    /// Lines read in place (the usual shape) and lines that need the general reader (tabs, CRLF,
+    /// trailing blanks, inline comments, ids and sizes of 20 digits) give the same operations.
+    @Test func everyLineShapeGivesTheSameOperations() throws {
+        let text = "a 0 10\r\na\t1\t20  \n r 0 30\na 2 40 # a comment\nf\t1\r\nr 12345678901234567890 18000000000000000000\nf 0\n"
+        let log = try TextTrace.parse(text, file: "shapes.rep")
+        #expect(log.operations == [
+            AllocationOperation(.allocate, slot: 0, bytes: 10), AllocationOperation(.allocate, slot: 1, bytes: 20),
+            AllocationOperation(.reallocate, slot: 0, bytes: 30), AllocationOperation(.allocate, slot: 2, bytes: 40),
+            AllocationOperation(.free, slot: 1), AllocationOperation(.reallocate, slot: 1, bytes: 18_000_000_000_000_000_000),
+            AllocationOperation(.free, slot: 0),
+        ])
+        #expect(log.slotCount == 3)
+    }
+
     @Test(arguments: [
+        ("a 0 10\nf 0 1\n", "bad.rep:2: expected \"f ID\", got \"f 0 1\""),
+        ("a 0 10\r\nf 0\r\nf 0\r\n", "bad.rep:3: free of id 0, which is not allocated"),
+        ("a 0 99999999999999999999999\n", "bad.rep:1: size \"99999999999999999999999\" is not a non-negative integer"),
         ("a 0 10\nx 1\n", "bad.rep:2: unknown operation \"x\" (expected a, r or f)"),
         ("a 0 10\nf 3\n", "bad.rep:2: free of id 3, which is not allocated"),
         ("a 0 ten\n", "bad.rep:1: size \"ten\" is not a non-negative integer"),
