@@ -4,7 +4,8 @@ side by side in one run, reported as ratios (this machine is shared and noisy).
 
     python3 Benchmarks/recording/bench.py [--calls MILLIONS] [--runs N]
 
-Measures: recording slowdown (wall time / native), trace bytes per event, and summary time per
+Measures: recording slowdown (wall time / native: the median of each run's ratio to a native run
+just before it), trace bytes per event, and summary time per
 million calls (mematlas summary vs heaptrack_print, symbolization included). Says so when the
 peer fails (heaptrack's interpreter can drop events or run out of memory on many stacks).
 """
@@ -37,27 +38,36 @@ def main():
     have_heaptrack = shutil.which("heaptrack") is not None
 
     times = {"native": [], "mematlas libunwind": [], "mematlas fp": [], "mematlas --writer-thread": [], "heaptrack": []}
+    # Each tool's run is paired with a native run just before it, and its slowdown is the median
+    # of those pairs' ratios: the host's speed drifts by tens of percent within minutes, and a
+    # ratio of two medians taken minutes apart moves with it.
+    ratios = {name: [] for name in times}
     sizes = {}
+
+    def timed(name, cmd):
+        t_native, _ = run([workload, calls])
+        times["native"].append(t_native)
+        t, p = run(cmd)
+        times[name].append(t)
+        ratios[name].append(t / t_native)
+        return p
+
     for r in range(args.runs):
-        t, _ = run([workload, calls]); times["native"].append(t)
         for unwind in ["libunwind", "fp"]:
             out = os.path.join(work, f"trace-{unwind}-{r}")
-            t, p = run([mematlas, "record", "--unwind", unwind, "-o", out, "--", workload, calls])
+            p = timed(f"mematlas {unwind}", [mematlas, "record", "--unwind", unwind, "-o", out, "--", workload, calls])
             if p.returncode != 0:
                 sys.exit(f"mematlas record failed: {p.stderr}")
-            times[f"mematlas {unwind}"].append(t)
             sizes[unwind] = (out, os.path.getsize(out))
         # The writer thread at once (libunwind stacks): compression off the program's thread.
         out = os.path.join(work, f"trace-writer-thread-{r}")
-        t, p = run([mematlas, "record", "--writer-thread", "-o", out, "--", workload, calls])
+        p = timed("mematlas --writer-thread", [mematlas, "record", "--writer-thread", "-o", out, "--", workload, calls])
         if p.returncode != 0:
             sys.exit(f"mematlas record --writer-thread failed: {p.stderr}")
-        times["mematlas --writer-thread"].append(t)
         sizes["writer-thread"] = (out, os.path.getsize(out))
         if have_heaptrack:
             out = os.path.join(work, f"heaptrack-{r}")
-            t, p = run(["heaptrack", "-o", out, workload, calls])
-            times["heaptrack"].append(t)
+            timed("heaptrack", ["heaptrack", "-o", out, workload, calls])
             sizes["heaptrack"] = (out + ".zst", os.path.getsize(out + ".zst") if os.path.exists(out + ".zst") else 0)
 
     native = statistics.median(times["native"])
@@ -72,7 +82,7 @@ def main():
     allocations = summary["allocations"]
 
     print(f"\nworkload: {call_total:,} allocator calls ({events:,} events), {allocations:,} allocations")
-    print(f"{'tool':<26}{'wall s':>9}{'slowdown':>10}{'trace MiB':>11}{'bytes/event':>13}")
+    print(f"{'tool':<26}{'wall s':>9}{'slowdown':>10}{'trace MiB':>11}{'bytes/event':>13}   paired ratios")
     for name, values in times.items():
         if not values:
             continue
@@ -81,7 +91,9 @@ def main():
                "heaptrack": "heaptrack"}.get(name)
         size = sizes.get(key, (None, 0))[1] if key else 0
         per_event = f"{size / events:.2f}" if size else "-"
-        print(f"{name:<26}{wall:>9.3f}{wall / native:>9.2f}x{size / 1048576:>11.1f}{per_event:>13}")
+        slowdown = statistics.median(ratios[name]) if ratios[name] else 1.0
+        pairs = " ".join(f"{x:.2f}" for x in ratios[name])
+        print(f"{name:<26}{wall:>9.3f}{slowdown:>9.2f}x{size / 1048576:>11.1f}{per_event:>13}   {pairs}")
 
     ms = statistics.median(t_summary)
     print(f"\nmematlas summary: {ms:.3f} s = {ms / (call_total / 1e6):.3f} s per million calls")

@@ -113,22 +113,6 @@ int ma_capture_key(uintptr_t *key) MA_HIDDEN;
 uint32_t ma_fast_lookup(const uintptr_t *key, int length, int *known) MA_HIDDEN;
 void ma_fast_remember(const uintptr_t *key, int length, const uintptr_t *frames, int depth, uint32_t stack) MA_HIDDEN;
 
-/* A table of frame sequences with a 32-bit value each (stacks.c). */
-struct ma_frame_slot {
-    uint64_t hash; /* 0 = empty */
-    uint32_t depth;
-    uint32_t value;
-    uint64_t offset; /* into frames */
-};
-struct ma_frame_table {
-    struct ma_frame_slot *slots;
-    size_t slot_count, used;
-    uintptr_t *frames;
-    size_t frames_used, frames_capacity;
-};
-int ma_table_find(struct ma_frame_table *t, const uintptr_t *frames, int count, uint32_t *value) MA_HIDDEN;
-int ma_table_insert(struct ma_frame_table *t, const uintptr_t *frames, int count, uint32_t value) MA_HIDDEN;
-void ma_table_reset(struct ma_frame_table *t) MA_HIDDEN;
 /* Whether two frame sequences of `count` frames are equal. Stacks are short: an inline loop beats
  * a call to memcmp. */
 static inline int ma_same_frames(const uintptr_t *a, const uintptr_t *b, int count) {
@@ -138,7 +122,7 @@ static inline int ma_same_frames(const uintptr_t *a, const uintptr_t *b, int cou
     return i == count || a[i] == b[i];
 }
 
-/* A set of frame sequences by fingerprint, with a 32-bit value each (stacks.c: the fast path). */
+/* A set of frame sequences by fingerprint, with a 32-bit value each (stacks.c). */
 struct ma_key_slot {
     uint64_t hash; /* 0 = empty */
     uint32_t check;

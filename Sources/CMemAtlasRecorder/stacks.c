@@ -189,10 +189,14 @@ void ma_fast_remember(const uintptr_t *key, int length, const uintptr_t *frames,
     ma_keys_insert(&g_fast_table, key, length, reliable ? stack : 0);
 }
 
-/* ---- Frame-sequence tables: open addressing over (hash, value) ----
- * The stack table maps each distinct stack to its id (1, 2, ...), its frames kept in one arena;
- * the fast-path table maps a frame-pointer key, by fingerprint, to a stack id (or 0). Both are
- * used under the writer lock. */
+/* ---- Frame-sequence tables: 96-bit fingerprints, no frames ----
+ * The stack table maps each distinct stack to its id (1, 2, ...); the fast-path table maps a
+ * frame-pointer key to a stack id (or 0). Both are used under the writer lock, and both are
+ * looked up at every event: with many call paths they fill several MiB, and a lookup that also
+ * compared stored frames missed the cache twice. So a table keeps only a fingerprint of each
+ * sequence, a 64-bit hash and a second, independently computed 32-bit one, in 16-byte slots
+ * (four to a cache line), open addressing. Two sequences that differ collide only with
+ * probability about n^2 / 2^97 for n distinct ones (under 10^-17 for a million). */
 
 /* The final mix of a frame hash. */
 static inline uint64_t finish_hash(uint64_t h) {
@@ -202,23 +206,10 @@ static inline uint64_t finish_hash(uint64_t h) {
     return h | 1; /* never 0: 0 marks an empty slot */
 }
 
-/* The multiplies are off the dependency chain (one rotate and xor a frame), then one final mix. */
-static uint64_t hash_frames(const uintptr_t *frames, int count) {
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)count;
-    for (int i = 0; i < count; i++) h = ((h << 7) | (h >> 57)) ^ ((uint64_t)frames[i] * 0xff51afd7ed558ccdull);
-    return finish_hash(h);
-}
-
-/* ---- The fast path's key table: 96-bit fingerprints, no frames ----
- * A lookup here runs at every event, and the keys of a program with many call paths fill several
- * MiB: a lookup that also compared the stored frames missed the cache twice. The table keeps only
- * a fingerprint of each key, the 64-bit hash and a second, independently computed 32-bit one, in
- * 16-byte slots (four to a cache line). Two keys that differ collide only with probability about
- * n^2 / 2^97 for n distinct keys (under 10^-17 for a million). */
-
-/* The fingerprint: hash_frames's hash, and a second hash made differently (sums of rotated
- * products with other constants, so a collision of one says nothing of the other), computed in
- * the same loop: the two chains run side by side. */
+/* The fingerprint: a hash whose multiplies are off the dependency chain (one rotate and xor a
+ * frame, then one final mix), and a second hash made differently (sums of rotated products with
+ * other constants, so a collision of one says nothing of the other), in the same loop: the two
+ * chains run side by side. */
 static uint64_t fingerprint(const uintptr_t *frames, int count, uint32_t *check) {
     uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)count, g = 0xd6e8feb86659fd93ull + (uint64_t)count;
     for (int i = 0; i < count; i++) {
@@ -279,87 +270,20 @@ void ma_keys_reset(struct ma_key_table *t) {
     t->used = 0;
 }
 
-static int grow_slots(struct ma_frame_table *t) {
-    size_t count = t->slot_count ? t->slot_count * 2 : 1 << 14;
-    struct ma_frame_slot *slots = ma_sys_alloc(count * sizeof *slots);
-    if (!slots) return -1;
-    for (size_t i = 0; i < t->slot_count; i++) {
-        if (!t->slots[i].hash) continue;
-        size_t j = t->slots[i].hash & (count - 1);
-        while (slots[j].hash) j = (j + 1) & (count - 1);
-        slots[j] = t->slots[i];
-    }
-    ma_sys_release(t->slots, t->slot_count * sizeof *t->slots);
-    t->slots = slots;
-    t->slot_count = count;
-    return 0;
-}
-
-/* Finds a sequence; returns its slot or NULL, and the hash in *hash. */
-static struct ma_frame_slot *table_lookup(struct ma_frame_table *t, const uintptr_t *frames, int count, uint64_t *hash) {
-    *hash = hash_frames(frames, count);
-    if (!t->slot_count) return NULL;
-    size_t mask = t->slot_count - 1;
-    for (size_t i = *hash & mask; t->slots[i].hash; i = (i + 1) & mask) {
-        struct ma_frame_slot *s = &t->slots[i];
-        if (s->hash == *hash && s->depth == (uint32_t)count && ma_same_frames(t->frames + s->offset, frames, count))
-            return s;
-    }
-    return NULL;
-}
-
-int ma_table_find(struct ma_frame_table *t, const uintptr_t *frames, int count, uint32_t *value) {
-    uint64_t hash;
-    struct ma_frame_slot *s = table_lookup(t, frames, count, &hash);
-    if (!s) return 0;
-    *value = s->value;
-    return 1;
-}
-
-int ma_table_insert(struct ma_frame_table *t, const uintptr_t *frames, int count, uint32_t value) {
-    if ((t->used + 1) * 2 >= t->slot_count && grow_slots(t) != 0) return -1;
-    uint64_t hash = hash_frames(frames, count);
-    if (t->frames_used + (size_t)count > t->frames_capacity) {
-        size_t capacity = t->frames_capacity ? t->frames_capacity * 2 : 1 << 16;
-        while (capacity < t->frames_used + (size_t)count) capacity *= 2;
-        uintptr_t *grown = ma_sys_grow(t->frames, t->frames_capacity * sizeof *t->frames, capacity * sizeof *t->frames);
-        if (!grown) return -1;
-        t->frames = grown;
-        t->frames_capacity = capacity;
-    }
-    size_t mask = t->slot_count - 1;
-    size_t i = hash & mask;
-    while (t->slots[i].hash) i = (i + 1) & mask;
-    memcpy(t->frames + t->frames_used, frames, (size_t)count * sizeof *frames);
-    t->slots[i].hash = hash;
-    t->slots[i].depth = (uint32_t)count;
-    t->slots[i].offset = t->frames_used;
-    t->slots[i].value = value;
-    t->frames_used += (size_t)count;
-    t->used++;
-    return 0;
-}
-
-void ma_table_reset(struct ma_frame_table *t) {
-    if (t->slots) memset(t->slots, 0, t->slot_count * sizeof *t->slots);
-    t->used = 0;
-    t->frames_used = 0;
-}
-
-static struct ma_frame_table g_stack_table;
+static struct ma_key_table g_stack_table;
 
 uint32_t ma_intern_stack(const uintptr_t *frames, int count, int *is_new) {
     *is_new = 0;
     if (count <= 0) return 0;
     uint32_t id;
-    if (ma_table_find(&g_stack_table, frames, count, &id)) return id;
+    if (ma_keys_find(&g_stack_table, frames, count, &id)) return id;
     id = (uint32_t)g_stack_table.used + 1;
-    if (ma_table_insert(&g_stack_table, frames, count, id) != 0) return 0;
+    if (ma_keys_insert(&g_stack_table, frames, count, id) != 0) return 0;
     *is_new = 1;
     return id;
 }
 
 void ma_stacks_reset(void) {
-    ma_table_reset(&g_stack_table);
+    ma_keys_reset(&g_stack_table);
     ma_keys_reset(&g_fast_table);
 }

@@ -553,7 +553,7 @@ static inline uint8_t *put_stack_id(uint8_t *p, uint32_t stack) {
 /* Interns the stack and writes its record when new (g_lock held). */
 static inline uint32_t put_stack(const uintptr_t *frames, int depth) {
     if (depth == t_last_depth && t_last_generation == g_stack_generation &&
-        memcmp(frames, t_last_frames, (size_t)depth * sizeof *frames) == 0)
+        ma_same_frames(frames, t_last_frames, depth))
         return t_last_stack;
     int is_new;
     uint32_t id = ma_intern_stack(frames, depth, &is_new);
