@@ -135,6 +135,8 @@ struct ma_key_table {
 int ma_keys_find(struct ma_key_table *t, const uintptr_t *key, int count, uint32_t *value) MA_HIDDEN;
 int ma_keys_insert(struct ma_key_table *t, const uintptr_t *key, int count, uint32_t value) MA_HIDDEN;
 void ma_keys_reset(struct ma_key_table *t) MA_HIDDEN;
+/* Stops using libunwind in this process (a forked child whose parent had a thread inside it). */
+void ma_stacks_use_frame_pointers(void) MA_HIDDEN;
 /* Forgets the calling thread's cached stack bounds (after fork). */
 void ma_stacks_thread_reset(void) MA_HIDDEN;
 

@@ -68,6 +68,10 @@ int ma_stacks_init(int requested, int max_depth) {
 
 void ma_stacks_thread_reset(void) { t_stack_low = t_stack_high = 0; }
 
+void ma_stacks_use_frame_pointers(void) {
+    if (g_unwinder == MA_UNWIND_LIBUNWIND) g_unwinder = MA_UNWIND_FRAME_POINTERS;
+}
+
 /* Sets the calling thread's stack bounds; 0 when they cannot be known yet. */
 static int find_stack_bounds(void) {
     uintptr_t here = (uintptr_t)__builtin_frame_address(0);

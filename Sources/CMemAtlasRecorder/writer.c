@@ -590,6 +590,11 @@ static void append_record(const uint8_t *record, size_t length) {
     }
 }
 
+/* Threads inside libunwind, which runs without g_lock. Counted up under g_lock, so fork_prepare
+ * (which holds it across the fork) sees every thread that may be inside: the child inherits
+ * libunwind's own locks as they were, and one held then is never released in the child. */
+static int g_unwinding;
+
 /* The stack id of the current call (g_lock held): from the frame-pointer fast path when its key is
  * known to be reliable, else from libunwind, which runs with g_lock released (it takes the loader's
  * lock, which a thread inside dlopen may hold while it waits for ours). */
@@ -611,8 +616,10 @@ static uint32_t current_stack_locked(const uintptr_t *key, int key_length) {
     uintptr_t frames[MA_MAX_FRAMES];
     int depth;
     if (g_config.unwinder == MA_UNWIND_LIBUNWIND) {
+        __atomic_add_fetch(&g_unwinding, 1, __ATOMIC_RELAXED); /* under g_lock: see fork_child */
         writer_unlock();
         depth = ma_capture_stack(frames);
+        __atomic_sub_fetch(&g_unwinding, 1, __ATOMIC_RELEASE);
         writer_lock();
     } else {
         depth = ma_capture_stack(frames); /* frame pointers or nothing: safe under the lock */
@@ -912,6 +919,13 @@ static void fork_child(void) {
     t_tid = 0;
     t_name_written = 0;
     ma_stacks_thread_reset();
+    if (g_unwinding) {
+        /* Another thread was inside libunwind at the fork and may have held its lock: this process
+         * walks frame pointers instead (its trace says so), rather than hang in its first unwind. */
+        g_unwinding = 0;
+        ma_stacks_use_frame_pointers();
+        g_config.unwinder = MA_UNWIND_FRAME_POINTERS;
+    }
     g_state = MA_STATE_FORKED;
 }
 
