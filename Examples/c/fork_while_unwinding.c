@@ -12,34 +12,25 @@
 static volatile int stop;
 static void *volatile sink;
 
+/* Two functions a level: the bits of `path` pick which one calls the next, so each path is its
+ * own call stack. */
+#define STEP(name, size)                                   \
+    __attribute__((noinline)) static void name(unsigned long path, int depth) { \
+        if (depth == 0) {                                   \
+            void *p = malloc(size);                         \
+            sink = p;                                       \
+            free(p);                                        \
+        } else if (path & 1) {                              \
+            step_a(path >> 1, depth - 1);                   \
+        } else {                                            \
+            step_b(path >> 1, depth - 1);                   \
+        }                                                   \
+        __asm__ volatile("" ::: "memory");                  \
+    }
 __attribute__((noinline)) static void step_a(unsigned long path, int depth);
 __attribute__((noinline)) static void step_b(unsigned long path, int depth);
-
-static void step_a(unsigned long path, int depth) {
-    if (depth == 0) {
-        void *p = malloc(32);
-        sink = p;
-        free(p);
-    } else if (path & 1) {
-        step_a(path >> 1, depth - 1);
-    } else {
-        step_b(path >> 1, depth - 1);
-    }
-    __asm__ volatile("" ::: "memory");
-}
-
-static void step_b(unsigned long path, int depth) {
-    if (depth == 0) {
-        void *p = malloc(48);
-        sink = p;
-        free(p);
-    } else if (path & 1) {
-        step_a(path >> 1, depth - 1);
-    } else {
-        step_b(path >> 1, depth - 1);
-    }
-    __asm__ volatile("" ::: "memory");
-}
+STEP(step_a, 32)
+STEP(step_b, 48)
 
 static void *churn(void *seed) {
     for (unsigned long path = (unsigned long)(size_t)seed << 16; !stop; path++) step_a(path, 20);

@@ -178,18 +178,28 @@ static struct {
 } g_zstd;
 static int g_compress_trace; /* this trace is compressed (g_zstd.context is set) */
 
-/* Each thread's last stack and its id: a loop that allocates from one place skips the table. The
- * generation changes when the table is reset (a forked child's new trace). */
+/* Each thread's last stack and its id, and its last fast-path key and that key's stack id: a loop
+ * that allocates from one place skips the tables. The generation changes when the tables are reset
+ * (a forked child's new trace). */
 static uint32_t g_stack_generation = 1;
-static MA_TLS uint32_t t_last_generation;
-static MA_TLS uint32_t t_last_stack;
-static MA_TLS int t_last_depth;
-static MA_TLS uintptr_t t_last_frames[MA_MAX_FRAMES];
-/* The same for the frame-pointer fast path's keys: each thread's last key with a stack id. */
-static MA_TLS uint32_t t_last_key_generation;
-static MA_TLS uint32_t t_last_key_stack;
-static MA_TLS int t_last_key_length;
-static MA_TLS uintptr_t t_last_key[MA_MAX_FRAMES + 1];
+struct ma_last_stack {
+    uint32_t generation;
+    uint32_t stack;
+    int length;
+    uintptr_t frames[MA_MAX_FRAMES + 1]; /* a key is one longer than a stack */
+};
+static MA_TLS struct ma_last_stack t_last_stack, t_last_key;
+
+static inline int is_last_stack(const struct ma_last_stack *last, const uintptr_t *frames, int length) {
+    return length == last->length && last->generation == g_stack_generation && ma_same_frames(frames, last->frames, length);
+}
+
+static inline void remember_last_stack(struct ma_last_stack *last, const uintptr_t *frames, int length, uint32_t stack) {
+    last->length = length;
+    last->generation = g_stack_generation;
+    last->stack = stack;
+    memcpy(last->frames, frames, (size_t)length * sizeof *frames);
+}
 
 /* Each thread's kernel id and name, read once. */
 static MA_TLS pid_t t_tid;
@@ -552,9 +562,7 @@ static inline uint8_t *put_stack_id(uint8_t *p, uint32_t stack) {
 
 /* Interns the stack and writes its record when new (g_lock held). */
 static inline uint32_t put_stack(const uintptr_t *frames, int depth) {
-    if (depth == t_last_depth && t_last_generation == g_stack_generation &&
-        ma_same_frames(frames, t_last_frames, depth))
-        return t_last_stack;
+    if (is_last_stack(&t_last_stack, frames, depth)) return t_last_stack.stack;
     int is_new;
     uint32_t id = ma_intern_stack(frames, depth, &is_new);
     if (MA_UNLIKELY(is_new)) {
@@ -569,12 +577,7 @@ static inline uint32_t put_stack(const uintptr_t *frames, int depth) {
         }
         commit(p);
     }
-    if (id) {
-        t_last_depth = depth;
-        t_last_generation = g_stack_generation;
-        t_last_stack = id;
-        memcpy(t_last_frames, frames, (size_t)depth * sizeof *frames);
-    }
+    if (id) remember_last_stack(&t_last_stack, frames, depth, id);
     return id;
 }
 
@@ -601,15 +604,10 @@ static int g_unwinding;
 static uint32_t current_stack_locked(const uintptr_t *key, int key_length) {
     int known = 0;
     if (key_length > 0) {
-        if (key_length == t_last_key_length && t_last_key_generation == g_stack_generation &&
-            ma_same_frames(key, t_last_key, key_length))
-            return t_last_key_stack;
+        if (is_last_stack(&t_last_key, key, key_length)) return t_last_key.stack;
         uint32_t id = ma_fast_lookup(key, key_length, &known);
         if (id) {
-            t_last_key_length = key_length;
-            t_last_key_generation = g_stack_generation;
-            t_last_key_stack = id;
-            memcpy(t_last_key, key, (size_t)key_length * sizeof *key);
+            remember_last_stack(&t_last_key, key, key_length, id);
             return id;
         }
     }
