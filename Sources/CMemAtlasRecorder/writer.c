@@ -99,6 +99,7 @@ static inline void writer_unlock(void) {
         syscall(SYS_futex, &g_lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 static struct ma_address_coder g_addresses;
+static int g_raw_addresses; /* MA_FLAG_RAW_ADDRESSES: the root's trace, which its parent recodes */
 static uint32_t g_previous_stack;
 static pid_t g_last_tid;
 static uint64_t g_start_ns;
@@ -963,6 +964,9 @@ static int start_trace(void) {
     if (setup_buffers() != 0) return -1;
     int flags = 0;
     g_compress_trace = g_zstd.context && !(g_config.root && g_config.root_uncompressed);
+    /* `mematlas record` recodes the addresses of the trace it compresses, on its own core. */
+    g_raw_addresses = g_config.root && g_config.root_uncompressed;
+    if (g_raw_addresses) flags |= MA_FLAG_RAW_ADDRESSES;
     if (g_compress_trace) {
         g_zstd.reset(g_zstd.context, 1 /* ZSTD_reset_session_only */);
         flags |= MA_FLAG_ZSTD;
@@ -1061,6 +1065,16 @@ int ma_is_recording(void) {
 
 /* ---- Hot path ---- */
 
+/* An adr field: raw in the root's trace (its parent codes it), else coded here. */
+static inline uint8_t *put_address(uint8_t *p, void *address, int released) {
+    if (g_raw_addresses) {
+        uint64_t raw = (uintptr_t)address;
+        memcpy(p, &raw, 8);
+        return p + 8;
+    }
+    return ma_put_adr(p, &g_addresses, (uintptr_t)address, released);
+}
+
 void ma_record_alloc(int tag, size_t size, size_t alignment, void *result) {
     ma_in_recorder = 1;
     uintptr_t key[MA_MAX_FRAMES + 1];
@@ -1076,7 +1090,7 @@ void ma_record_alloc(int tag, size_t size, size_t alignment, void *result) {
     if (tag == MA_REC_POSIX_MEMALIGN || tag == MA_REC_ALIGNED_ALLOC || tag == MA_REC_MEMALIGN)
         p = ma_put_uv(p, alignment);
     p = put_stack_id(p, stack);
-    p = ma_put_adr(p, &g_addresses, (uintptr_t)result, 0);
+    p = put_address(p, result, 0);
     commit(p);
     writer_unlock();
     after_event();
@@ -1091,7 +1105,7 @@ void ma_record_free(void *block) {
     p = put_thread(p, tid);
     g_heap_seen = 1;
     *p++ = MA_REC_FREE;
-    p = ma_put_adr(p, &g_addresses, (uintptr_t)block, 1);
+    p = put_address(p, block, 1);
     commit(p);
     writer_unlock();
     ma_in_recorder = 0;
@@ -1117,10 +1131,10 @@ void *ma_record_realloc(int tag, void *old, size_t nmemb, size_t size) {
     p = put_thread(p, tid);
     g_heap_seen = 1;
     *p++ = (uint8_t)tag;
-    p = ma_put_adr(p, &g_addresses, (uintptr_t)old, 1);
+    p = put_address(p, old, 1);
     p = ma_put_uv(p, total);
     p = put_stack_id(p, stack);
-    p = ma_put_adr(p, &g_addresses, (uintptr_t)result, 0);
+    p = put_address(p, result, 0);
     commit(p);
     writer_unlock();
     after_event();
@@ -1144,7 +1158,7 @@ void ma_record_mmap(size_t length, int prot, int flags, void *result) {
     p = ma_put_uv(p, (uint64_t)(unsigned)prot);
     p = ma_put_uv(p, (uint64_t)(unsigned)flags);
     p = put_stack_id(p, stack);
-    p = ma_put_adr(p, &g_addresses, (uintptr_t)result, 0);
+    p = put_address(p, result, 0);
     commit(p);
     writer_unlock();
     after_mapping_event();
@@ -1158,7 +1172,7 @@ void ma_record_munmap(void *start, size_t length) {
     uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
     p = put_thread(p, tid);
     *p++ = MA_REC_MUNMAP;
-    p = ma_put_adr(p, &g_addresses, (uintptr_t)start, 1);
+    p = put_address(p, start, 1);
     p = ma_put_uv(p, length);
     commit(p);
     writer_unlock();
@@ -1182,11 +1196,11 @@ void *ma_record_mremap(void *old, size_t old_length, size_t new_length, int flag
     uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
     p = put_thread(p, tid);
     *p++ = MA_REC_MREMAP;
-    p = ma_put_adr(p, &g_addresses, (uintptr_t)old, 1);
+    p = put_address(p, old, 1);
     p = ma_put_uv(p, old_length);
     p = ma_put_uv(p, new_length);
     p = put_stack_id(p, stack);
-    p = ma_put_adr(p, &g_addresses, result == (void *)-1 ? 0 : (uintptr_t)result, 0);
+    p = put_address(p, result == (void *)-1 ? NULL : result, 0);
     commit(p);
     writer_unlock();
     after_mapping_event();

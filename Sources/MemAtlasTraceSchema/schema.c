@@ -1,1 +1,146 @@
-// Header-only target: the trace schema lives in include/mematlas_trace_schema.h.
+// The trace schema's one function: recoding raw addresses (MA_FLAG_RAW_ADDRESSES) into the adr
+// coding, which `mematlas record` runs on the started program's trace before compressing it.
+#include "mematlas_trace_schema.h"
+
+struct cursor {
+    const uint8_t *p, *end;
+    int cut; /* the record goes on past the input */
+    int bad; /* a malformed field */
+};
+
+static uint64_t get_uv(struct cursor *c) {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+        if (c->p >= c->end) {
+            c->cut = 1;
+            return 0;
+        }
+        uint8_t byte = *c->p++;
+        if (shift < 64) v |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) return v;
+    }
+    c->bad = 1;
+    return 0;
+}
+
+static void skip_uvs(struct cursor *c, uint64_t count) {
+    for (uint64_t i = 0; i < count && !c->cut && !c->bad; i++) get_uv(c);
+}
+
+static void skip_str(struct cursor *c) {
+    uint64_t length = get_uv(c);
+    if (c->cut || c->bad) return;
+    if (length > (uint64_t)(c->end - c->p)) c->cut = 1;
+    else c->p += length;
+}
+
+/* Field layouts of the event records: u = uv, s = sv (stk), a = a released adr, A = a returned
+ * adr. NULL for other tags. */
+static const char *event_fields(uint8_t tag) {
+    switch (tag) {
+    case MA_REC_MALLOC: case MA_REC_CALLOC: case MA_REC_VALLOC: case MA_REC_PVALLOC: return "usA";
+    case MA_REC_POSIX_MEMALIGN: case MA_REC_ALIGNED_ALLOC: case MA_REC_MEMALIGN: return "uusA";
+    case MA_REC_REALLOC: case MA_REC_REALLOCARRAY: return "ausA";
+    case MA_REC_FREE: return "a";
+    case MA_REC_MMAP: return "uuusA";
+    case MA_REC_MUNMAP: return "au";
+    case MA_REC_MREMAP: return "auusA";
+    default: return NULL;
+    }
+}
+
+/* Moves the cursor past a record without addresses (the tag read already); 0 for an unknown tag. */
+static int skip_metadata(struct cursor *c, uint8_t tag) {
+    switch (tag) {
+    case MA_REC_PROCESS:
+        skip_uvs(c, 8);
+        skip_str(c);
+        skip_str(c);
+        return 1;
+    case MA_REC_MODULES: {
+        uint64_t modules = get_uv(c);
+        for (uint64_t m = 0; m < modules && !c->cut && !c->bad; m++) {
+            get_uv(c);
+            skip_str(c);
+            skip_str(c);
+            uint64_t segments = get_uv(c);
+            for (uint64_t s = 0; s < segments && !c->cut && !c->bad; s++) skip_uvs(c, 3);
+        }
+        return 1;
+    }
+    case MA_REC_STACK: skip_uvs(c, get_uv(c)); return 1;
+    case MA_REC_THREAD: skip_uvs(c, 1); return 1;
+    case MA_REC_TICK: case MA_REC_EXIT: skip_uvs(c, 2); return 1;
+    case MA_REC_THREAD_NAME: skip_uvs(c, 1); skip_str(c); return 1;
+    case MA_REC_EXEC: skip_str(c); return 1;
+    case MA_REC_RESIDENCY: {
+        get_uv(c);
+        uint64_t regions = get_uv(c);
+        for (uint64_t r = 0; r < regions && !c->cut && !c->bad; r++) {
+            skip_uvs(c, 3);
+            skip_uvs(c, get_uv(c));
+        }
+        return 1;
+    }
+    default: return 0;
+    }
+}
+
+long ma_transcode_raw_addresses(struct ma_address_coder *coder, const uint8_t *input, size_t input_size,
+                                uint8_t *output, size_t output_capacity, size_t *written) {
+    const uint8_t *in = input, *in_end = input + input_size;
+    uint8_t *out = output, *out_end = output + output_capacity;
+    while (in < in_end) {
+        struct cursor c = {in + 1, in_end, 0, 0};
+        uint8_t tag = *in;
+        const char *fields = event_fields(tag);
+        if (!fields) {
+            if (!skip_metadata(&c, tag)) break;
+            if (c.bad) break;
+            if (c.cut || (size_t)(out_end - out) < (size_t)(c.p - in)) {
+                *written = (size_t)(out - output);
+                return (long)(in - input);
+            }
+            memcpy(out, in, (size_t)(c.p - in));
+            out += c.p - in;
+            in = c.p;
+            continue;
+        }
+        /* An event: find its end first, so that a cut record writes nothing. */
+        const uint8_t *address_at[2];
+        int addresses = 0;
+        for (const char *f = fields; *f; f++) {
+            if (*f == 'a' || *f == 'A') {
+                address_at[addresses++] = c.p;
+                if (c.end - c.p < 8) c.cut = 1;
+                else c.p += 8;
+            } else {
+                get_uv(&c);
+            }
+            if (c.cut || c.bad) break;
+        }
+        if (c.bad) break;
+        if (c.cut || (size_t)(out_end - out) < (size_t)(c.p - in) + 4) {
+            *written = (size_t)(out - output);
+            return (long)(in - input);
+        }
+        /* Copy the fields between the addresses; code each address. */
+        const uint8_t *copied = in;
+        int k = 0;
+        for (const char *f = fields; *f; f++) {
+            if (*f != 'a' && *f != 'A') continue;
+            const uint8_t *at = address_at[k++];
+            memcpy(out, copied, (size_t)(at - copied));
+            out += at - copied;
+            uint64_t address;
+            memcpy(&address, at, 8); /* little-endian hosts only, as the recorder */
+            out = ma_put_adr(out, coder, address, *f == 'a');
+            copied = at + 8;
+        }
+        memcpy(out, copied, (size_t)(c.p - copied));
+        out += c.p - copied;
+        in = c.p;
+    }
+    *written = (size_t)(out - output);
+    return in < in_end ? -1 : (long)(in - input);
+}

@@ -144,7 +144,7 @@ public final class TraceReader {
             throw TraceFormatError(path: path, offset: 12, message: "header size \(u32(12)), expected \(MA_TRACE_HEADER_SIZE)")
         }
         header = TraceFileHeader(version: version, flags: u16(10), pid: u64(16))
-        if header.flags & ~UInt16(MA_FLAG_ZSTD | MA_FLAG_OWN_MALLOC) != 0 {
+        if header.flags & ~UInt16(MA_FLAG_ZSTD | MA_FLAG_OWN_MALLOC | MA_FLAG_RAW_ADDRESSES) != 0 {
             close(fd)
             throw TraceFormatError(path: path, offset: 10, message: "unknown header flags 0x\(String(header.flags, radix: 16))")
         }
@@ -231,6 +231,7 @@ public final class TraceReader {
         var source = try ByteSource(reader: self)
         defer { source.release() }
         var decoder = RecordDecoder()
+        decoder.addresses.raw = header.flags & UInt16(MA_FLAG_RAW_ADDRESSES) != 0
         var batch = TraceBatch()
         var sawEnd = false
         while true {
@@ -440,6 +441,8 @@ private struct ByteSource {
 /// (the writer codes a listed address by its place), so a hit or a delta says all the update needs.
 struct AddressDecoder {
     typealias List = (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+    /// MA_FLAG_RAW_ADDRESSES: every adr is the address as a u64, and the lists are unused.
+    var raw = false
     var previous: UInt64 = 0
     var freed: List = (0, 0, 0, 0, 0, 0, 0, 0)
     var allocated: List = (0, 0, 0, 0, 0, 0, 0, 0)
@@ -643,6 +646,22 @@ private struct Cursor {
         return 0
     }
 
+    /// A u64 LE (a raw adr field).
+    @inline(__always) mutating func u64() -> UInt64 {
+        guard end - p >= 8 else {
+            cut = true
+            return 0
+        }
+        let v = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
+        p += 8
+        return UInt64(littleEndian: v)
+    }
+
+    /// An adr field, raw or coded as `coder` says.
+    @inline(__always) mutating func adr(_ coder: inout AddressDecoder, released: Bool) -> Address {
+        Address(coder.raw ? u64() : coder.decode(uv(), released: released, bad: &overlong))
+    }
+
     @inline(__always) mutating func sv() -> Int64 {
         let v = uv()
         return Int64(bitPattern: (v >> 1) ^ (0 &- (v & 1)))
@@ -758,36 +777,36 @@ private struct RecordDecoder {
             event.size = c.uv()
             event.alignment = 0
             stackID = stackID &+ UInt64(bitPattern: c.sv())
-            event.address = Address(coder.decode(c.uv(), released: false, bad: &c.overlong))
+            event.address = c.adr(&coder, released: false)
         case MA_REC_POSIX_MEMALIGN, MA_REC_ALIGNED_ALLOC, MA_REC_MEMALIGN:
             event.size = c.uv()
             event.alignment = c.uv()
             stackID = stackID &+ UInt64(bitPattern: c.sv())
-            event.address = Address(coder.decode(c.uv(), released: false, bad: &c.overlong))
+            event.address = c.adr(&coder, released: false)
         case MA_REC_FREE:
-            event.address = Address(coder.decode(c.uv(), released: true, bad: &c.overlong))
+            event.address = c.adr(&coder, released: true)
             event.size = 0
         case MA_REC_REALLOC, MA_REC_REALLOCARRAY:
-            event.oldAddress = Address(coder.decode(c.uv(), released: true, bad: &c.overlong))
+            event.oldAddress = c.adr(&coder, released: true)
             event.size = c.uv()
             stackID = stackID &+ UInt64(bitPattern: c.sv())
-            event.address = Address(coder.decode(c.uv(), released: false, bad: &c.overlong))
+            event.address = c.adr(&coder, released: false)
             event.alignment = 0
         case MA_REC_MMAP:
             event.size = c.uv()
             event.protection = UInt32(truncatingIfNeeded: c.uv())
             event.flags = UInt32(truncatingIfNeeded: c.uv())
             stackID = stackID &+ UInt64(bitPattern: c.sv())
-            event.address = Address(coder.decode(c.uv(), released: false, bad: &c.overlong))
+            event.address = c.adr(&coder, released: false)
         case MA_REC_MUNMAP:
-            event.address = Address(coder.decode(c.uv(), released: true, bad: &c.overlong))
+            event.address = c.adr(&coder, released: true)
             event.size = c.uv()
         case MA_REC_MREMAP:
-            event.oldAddress = Address(coder.decode(c.uv(), released: true, bad: &c.overlong))
+            event.oldAddress = c.adr(&coder, released: true)
             event.oldSize = c.uv()
             event.size = c.uv()
             stackID = stackID &+ UInt64(bitPattern: c.sv())
-            event.address = Address(coder.decode(c.uv(), released: false, bad: &c.overlong))
+            event.address = c.adr(&coder, released: false)
         default:
             return false
         }

@@ -41,12 +41,21 @@
  *         ALLOCATED (a returned one), dropping the last entry or its own older copy, and leaves the
  *         other list (later entries move up one place; the last becomes 0).
  *
+ *         With MA_FLAG_RAW_ADDRESSES every adr is instead the address itself, u64 LE (8 bytes), and
+ *         there are no lists: the program `mematlas record` starts writes its trace so, since
+ *         the lists cost it more time than anything else the recorder does, and `mematlas record`
+ *         recodes it (ma_transcode_raw_addresses) on another core before compressing it.
+ *
  * Ordering: the recorder appends every event under one lock, so the stream is a total order that
  * respects causality across threads (a free is appended before the real free runs, an
  * allocation after the real allocation returned). Time is carried by MA_REC_TICK records.
  */
 #ifndef MEMATLAS_TRACE_SCHEMA_H
 #define MEMATLAS_TRACE_SCHEMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #define MA_TRACE_MAGIC "MEMATLAS"
 #define MA_TRACE_MAGIC_SIZE 8
@@ -58,6 +67,8 @@
 /* malloc resolved outside the recorder (an allocator linked into the executable, as rustc's
  * jemalloc, or preloaded before it): the program's heap calls were not seen, only its mappings. */
 #define MA_FLAG_OWN_MALLOC 0x0002u
+/* Every adr field is a raw u64 LE (see adr above). Readers refuse flags they do not know. */
+#define MA_FLAG_RAW_ADDRESSES 0x0004u
 
 /* ---- The pending file ------------------------------------------------------------------
  * While a process records, the records not yet in its trace live in TRACE.pending, a file the
@@ -171,5 +182,96 @@
 
 /* Largest encoded size of one event record, frames excluded (for buffer reservations). */
 #define MA_MAX_EVENT_RECORD 64
+
+/* ---- Encoding (uv, sv, str, adr), shared by the writers: the recorder and the transcoder ---- */
+
+static inline uint8_t *ma_put_uv(uint8_t *p, uint64_t v) {
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static inline uint64_t ma_zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+
+static inline uint8_t *ma_put_sv(uint8_t *p, int64_t v) { return ma_put_uv(p, ma_zigzag(v)); }
+
+static inline uint8_t *ma_put_str(uint8_t *p, const char *s, size_t n) {
+    p = ma_put_uv(p, n);
+    for (size_t i = 0; i < n; i++) p[i] = (uint8_t)s[i];
+    return p + n;
+}
+
+/* The adr encoding's state (schema: adr): the last non-zero address and two move-to-front lists. */
+struct ma_address_coder {
+    uint64_t previous;
+    uint64_t lists[2][MA_ADDRESS_CACHE]; /* [0] = FREED, [1] = ALLOCATED */
+};
+
+/* Moves list[i] to the front; the entries before it shift back by one (with i = the last index:
+ * a new entry goes in front and the last one is dropped). Both shifts copy the list out and write
+ * every entry back from an index computed without a branch: a loop over the moved entries
+ * compiles to a call to memmove, and a select per entry to a mispredicted branch, each costing
+ * more than the shift. */
+static inline void ma_address_promote(uint64_t *list, int i, uint64_t address) {
+    uint64_t old[MA_ADDRESS_CACHE + 1];
+    old[0] = address;
+    memcpy(old + 1, list, MA_ADDRESS_CACHE * sizeof *list);
+#pragma GCC unroll 8
+    for (int j = 0; j < MA_ADDRESS_CACHE; j++) list[j] = old[j + (j > i)];
+}
+
+/* Removes list[i]; the entries after it shift forward and the last becomes empty. */
+static inline void ma_address_remove(uint64_t *list, int i) {
+    uint64_t old[MA_ADDRESS_CACHE + 1];
+    memcpy(old, list, MA_ADDRESS_CACHE * sizeof *list);
+    old[MA_ADDRESS_CACHE] = 0;
+#pragma GCC unroll 8
+    for (int j = 0; j < MA_ADDRESS_CACHE; j++) list[j] = old[j + (j >= i)];
+}
+
+/* released = 1 for an address being freed/unmapped, 0 for one being returned. The address then
+ * goes to the front of its list (FREED or ALLOCATED) and leaves the other: a released address
+ * cannot be released again before it is returned, and a returned one cannot be returned again
+ * before it is released. So an address is in at most one list, at most once, and one scan finds
+ * everything the update needs. */
+static inline uint8_t *ma_put_adr(uint8_t *p, struct ma_address_coder *coder, uint64_t address, int released) {
+    if (address == 0) return ma_put_uv(p, ((uint64_t)(2 * MA_ADDRESS_CACHE) << 1) | 1);
+    int target = released ? 0 : 1;
+    /* The other list first: a block being freed was usually returned lately, a block being returned
+     * was usually freed lately (the coding does not depend on the order: the lists are disjoint). */
+    for (int k = 0; k < 2; k++) {
+        int list = target ^ 1 ^ k;
+        for (int i = 0; i < MA_ADDRESS_CACHE; i++) {
+            if (coder->lists[list][i] == address) {
+                p = ma_put_uv(p, ((uint64_t)(list * MA_ADDRESS_CACHE + i) << 1) | 1);
+                if (list == target) {
+                    ma_address_promote(coder->lists[target], i, address);
+                } else {
+                    ma_address_remove(coder->lists[list], i);
+                    ma_address_promote(coder->lists[target], MA_ADDRESS_CACHE - 1, address);
+                }
+                return p;
+            }
+        }
+    }
+    int64_t delta = (int64_t)(address - coder->previous);
+    coder->previous = address;
+    if ((delta & 15) == 0) p = ma_put_uv(p, ma_zigzag(delta / 16) << 2);
+    else p = ma_put_uv(p, (ma_zigzag(delta) << 2) | 2);
+    ma_address_promote(coder->lists[target], MA_ADDRESS_CACHE - 1, address);
+    return p;
+}
+
+/* Recodes a record stream written with MA_FLAG_RAW_ADDRESSES into the adr coding, whole records
+ * at a time: reads from input[0..<input_size], writes to output (room for output_capacity bytes),
+ * stops before the first record that is cut at the end of the input or would not fit. Returns the
+ * input bytes consumed (whole records) and sets *written; -1 at a record it cannot read (an
+ * unknown tag or a malformed field), with *written = the bytes of the records before it. The coder
+ * starts zeroed and carries over between calls. Output is at most input + 2 bytes an address. */
+long ma_transcode_raw_addresses(struct ma_address_coder *coder, const uint8_t *input, size_t input_size,
+                                uint8_t *output, size_t output_capacity, size_t *written);
 
 #endif /* MEMATLAS_TRACE_SCHEMA_H */
