@@ -122,6 +122,19 @@ static inline int ma_same_frames(const uintptr_t *a, const uintptr_t *b, int cou
     return i == count || a[i] == b[i];
 }
 
+/* Copies count frames in 32-byte blocks, the last one ending at count (overlapping the one
+ * before): a copy loop, or memcpy of a variable size, compiles to a call to memmove, which cost
+ * more than the copy for the 5 to 20 frames of a key. */
+static inline void ma_copy_frames(uintptr_t *to, const uintptr_t *from, int count) {
+    if (count < 4) {
+        for (int i = 0; i < 3; i++)
+            if (i < count) to[i] = from[i];
+        return;
+    }
+    for (int i = 0; i + 4 < count; i += 4) memcpy(to + i, from + i, 4 * sizeof *to);
+    memcpy(to + count - 4, from + count - 4, 4 * sizeof *to);
+}
+
 /* A set of frame sequences by fingerprint, with a 32-bit value each (stacks.c). */
 struct ma_key_slot {
     uint64_t hash; /* 0 = empty */

@@ -199,7 +199,7 @@ static inline void remember_last_stack(struct ma_last_stack *last, const uintptr
     last->length = length;
     last->generation = g_stack_generation;
     last->stack = stack;
-    memcpy(last->frames, frames, (size_t)length * sizeof *frames);
+    ma_copy_frames(last->frames, frames, length);
 }
 
 /* Each thread's kernel id and name, read once. */

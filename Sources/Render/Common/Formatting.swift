@@ -24,6 +24,11 @@ public enum Format {
         return out
     }
 
+    /// A count and its noun, singular for one: `1 block`, `2,048 blocks`.
+    public static func count(_ value: UInt64, _ noun: String) -> String {
+        count(value) + " " + noun + (value == 1 ? "" : "s")
+    }
+
     /// A share of a whole as a percentage with one decimal: `12.5%` (0 of 0 gives `0.0%`).
     public static func percent(_ part: UInt64, of whole: UInt64) -> String {
         whole == 0 ? "0.0%" : fixed(Double(part) * 100 / Double(whole), decimals: 1) + "%"

@@ -169,11 +169,11 @@ public struct FlameGraphSVG {
         let share = Format.percent(weight, of: graph.root.weight)
         switch kind {
         case .allocated:
-            return "\(Format.bytes(bytes)) (\(Format.count(bytes)) bytes) in \(Format.count(count)) allocations, \(share)"
+            return "\(Format.bytes(bytes)) (\(Format.count(bytes)) bytes) in \(Format.count(count, "allocation")), \(share)"
         case .allocations:
-            return "\(Format.count(count)) allocations (\(Format.bytes(bytes))), \(share)"
+            return "\(Format.count(count, "allocation")) (\(Format.bytes(bytes))), \(share)"
         case .peak, .leaked:
-            return "\(Format.bytes(bytes)) (\(Format.count(bytes)) bytes) in \(Format.count(count)) blocks, \(share)"
+            return "\(Format.bytes(bytes)) (\(Format.count(bytes)) bytes) in \(Format.count(count, "block")), \(share)"
         case .temporary:
             return "\(Format.count(count)) temporary allocations, \(share)"
         }

@@ -26,7 +26,7 @@ public enum HeapMapText {
 
     static func figureLines(_ f: FragmentationFigures, indent: String) -> [String] {
         var lines = [
-            "\(indent)live payload \(Format.bytes(f.liveBytes)) in \(Format.count(f.blocks)) blocks, allocator overhead \(Format.bytes(f.overheadBytes))",
+            "\(indent)live payload \(Format.bytes(f.liveBytes)) in \(Format.count(f.blocks, "block")), allocator overhead \(Format.bytes(f.overheadBytes))",
             "\(indent)free inside the extent \(Format.bytes(f.freeBytes)) of \(Format.bytes(f.extentBytes)) in \(Format.count(f.holes)) holes, largest \(Format.bytes(f.largestHoleBytes)), external fragmentation \(Format.fixed(f.externalFragmentation * 100, decimals: 3))%",
         ]
         if f.holes > 0 {

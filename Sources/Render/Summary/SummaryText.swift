@@ -40,8 +40,8 @@ public struct SummaryTextRenderer {
 
         out += line("Allocated", "\(Format.bytes(report.allocatedBytes)) in \(Format.count(report.allocations)) allocations")
         out += line("Temporary", "\(Format.count(report.temporaryAllocations)) (\(Format.percent(report.temporaryAllocations, of: report.allocations)) of allocations, freed before their thread allocated again)")
-        out += line("Peak heap", "\(Format.bytes(report.peakHeapBytes)) in \(Format.count(report.peakHeapBlocks)) blocks at \(Format.seconds(report.peakHeapTimeSeconds))")
-        let leak = "\(Format.bytes(report.leakedBytes)) in \(Format.count(report.leakedBlocks)) blocks"
+        out += line("Peak heap", "\(Format.bytes(report.peakHeapBytes)) in \(Format.count(report.peakHeapBlocks, "block")) at \(Format.seconds(report.peakHeapTimeSeconds))")
+        let leak = "\(Format.bytes(report.leakedBytes)) in \(Format.count(report.leakedBlocks, "block"))"
         out += line("Leaked", report.leakedBytes > 0 ? red(leak) : leak)
         out += line("Peak RSS", "\(Format.bytes(report.peakResidentBytes)) at \(Format.seconds(report.peakResidentTimeSeconds))")
         out += line("Anon mmap", "peak \(Format.bytes(report.peakMappedBytes)), \(Format.bytes(report.mappedBytesAtExit)) still mapped at exit")
@@ -53,10 +53,10 @@ public struct SummaryTextRenderer {
             "\(Format.count($0.allocations)) \($0.allocations == 1 ? "call" : "calls"), \(Format.bytes($0.allocatedBytes))"
         }
         out += section("Top call sites by peak heap", report.topByPeak) {
-            "\(Format.bytes($0.peakBytes)) in \(Format.count($0.peakBlocks)) blocks"
+            "\(Format.bytes($0.peakBytes)) in \(Format.count($0.peakBlocks, "block"))"
         }
         out += section("Top call sites by leaks", report.topByLeaks) {
-            "\(Format.bytes($0.leakedBytes)) in \(Format.count($0.leakedBlocks)) blocks"
+            "\(Format.bytes($0.leakedBytes)) in \(Format.count($0.leakedBlocks, "block"))"
         }
         return out
     }
