@@ -258,6 +258,36 @@ final class BlockHeap {
         return remainder
     }
 
+    /// On a heap with one indexed address-ordered list (first and next fit): takes a used block of
+    /// `needed` bytes from the front of free block `node`, and returns it. A rest of at least the
+    /// minimum block stays free under `node`, which keeps its list place and index entry (changed
+    /// in place to the rest's start and size), while the used block gets a new node: unlike
+    /// `place`, neither `node`'s list neighbours nor the index's per-node map are written, records
+    /// that are rarely in cache. A smaller rest goes with the block: `node` leaves the list.
+    func takeFront(of node: Int32, needed: UInt64) -> Int32 {
+        let n = Int(node)
+        let rest = nodes[n].size &- needed
+        guard rest >= Self.minimumBlockBytes else {
+            unlink(node)
+            _ = place(node, needed: needed)
+            return node
+        }
+        let start = nodes[n].start
+        let used = newNode(start: start, size: needed)
+        let u = Int(used)
+        freeBytes &-= needed
+        usedBytes &+= needed
+        let previous = nodes[n].physicalPrevious
+        nodes[u].physicalPrevious = previous
+        nodes[u].physicalNext = node
+        nodes[n].physicalPrevious = used
+        if previous >= 0 { nodes[Int(previous)].physicalNext = used } else { firstBlock = used }
+        nodes[n].start = start &+ needed
+        nodes[n].size = rest
+        replace(node, with: node, listKey: start &+ needed)
+        return used
+    }
+
     /// Marks used block `node` free and merges it with free physical neighbours (taking them off
     /// their lists); returns the merged block, not linked.
     func release(_ node: Int32) -> Int32 {
@@ -302,11 +332,18 @@ final class BlockHeap {
             return previous
         }
         if nextIsFree {
-            // This block grows over the free one above and takes its place.
+            // The free block above grows down over this one and keeps its node, list place and
+            // index entry: its list neighbours and the index's per-node map are not written.
+            // (The rover moves on past it, as when this block took its place.)
             if rover == next { rover = nodes[Int(next)].freeNext }
-            absorb(next, into: node)
-            replace(next, with: node, listKey: nodes[n].start)
-            return node
+            let above = Int(next)
+            nodes[above].start = nodes[n].start
+            nodes[above].size &+= nodes[n].size
+            nodes[above].physicalPrevious = previous
+            if previous >= 0 { nodes[Int(previous)].physicalNext = next } else { firstBlock = next }
+            recycledNodes.append(node)
+            replace(next, with: next, listKey: nodes[above].start)
+            return next
         }
         link(node, bin: 0, listKey: nodes[n].start)
         return node

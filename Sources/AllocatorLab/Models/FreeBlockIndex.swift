@@ -24,8 +24,9 @@
 final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCopyable> {
     /// A size in the summaries.
     typealias Units = SizeUnits.Value
-    /// Entries per chunk at most.
-    static var chunkCapacity: Int { 64 }
+    /// Entries per chunk at most: 32, not 64, halves the entries an insertion or removal shifts,
+    /// a largest-size rescan reads and a scan for a node number or fit compares.
+    static var chunkCapacity: Int { 32 }
     /// Chunks per inner node at most.
     static var innerCapacity: Int { 64 }
 
@@ -37,7 +38,8 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
     }
 
     // Chunks: slab `s` holds its entries, sorted by key, at `s * chunkCapacity ..< s *
-    // chunkCapacity + chunks[s].count`, in three parallel arrays.
+    // chunkCapacity + chunks[s].count`, in three parallel arrays. The sizes past the count are 0
+    // (so that the vector scans for a fit need not mask them out).
     private var keys = UncheckedArray<Key>()
     private var sizes = UncheckedArray<Units>()
     private var nodes = UncheckedArray<Int32>()
@@ -45,7 +47,8 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
     private var spareChunks = UncheckedArray<Int>()
 
     // Inner nodes: slab `i` lists its chunks at `i * innerCapacity ..< i * innerCapacity +
-    // childCount[i]`: each chunk's slab, last key and largest size.
+    // childCount[i]`: each chunk's slab, last key and largest size (0 past the count, as in
+    // chunks).
     private var childChunk = UncheckedArray<Int>()
     private var childLastKey = UncheckedArray<Key>()
     private var childLargest = UncheckedArray<Units>()
@@ -61,7 +64,7 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
 
     /// Per node (index = node number): its chunk (-1: not indexed). Only the chunk, 4 bytes, not
     /// the key too: this array spans every node and is read at random, and a scan of the chunk's
-    /// 64 node numbers finds the entry about as fast as a binary search by key would.
+    /// 32 node numbers finds the entry about as fast as a binary search by key would.
     private var chunkOf = UncheckedArray<Int32>()
     /// The sizes in bytes of the indexed blocks too large for `Units` (in practice none).
     private var hugeSizes: [Int32: UInt64] = [:]
@@ -168,9 +171,25 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
                 if found >= 0 { return scanForward(childChunk[base + found], from: 0, atLeast: needed) }
             }
             child = 0
-            r += 1
+            r = firstInner(atLeast: needed, from: r + 1)
         }
         return -1
+    }
+
+    /// The first root position from `r` on whose largest size is `needed` units or more, or the
+    /// root's count: 16 compared at once (first fit passes many inner nodes of small blocks at low
+    /// addresses), the last few one at a time.
+    @inline(__always) private func firstInner(atLeast needed: Units, from r: Int) -> Int {
+        var r = r
+        let count = rootLargest.count, raw = UnsafeRawPointer(rootLargest.buffer.baseAddress!)
+        let wanted = SIMD16<Units>(repeating: needed)
+        while r &+ 16 <= count {
+            let fits = raw.loadUnaligned(fromByteOffset: r &* 4, as: SIMD16<Units>.self) .>= wanted
+            if any(fits) { return r &+ Self.firstSetLane(Self.lanes(where: fits)) }
+            r &+= 16
+        }
+        while r < count, rootLargest[r] < needed { r &+= 1 }
+        return r
     }
 
     /// The block with the largest key below `key`, or -1.
@@ -257,6 +276,7 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
         Self.shift(sizes, from: entry + 1, count: moving, by: -1)
         Self.shift(nodes, from: entry + 1, count: moving, by: -1)
         chunks[at.chunk].count -= 1
+        sizes[at.chunk * Self.chunkCapacity + chunks[at.chunk].count] = 0
         chunkOf[n] = -1
         count -= 1
         let left = chunks[at.chunk].count
@@ -335,7 +355,7 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
         guard r < rootInner.count else { return nil }
         let inner = rootInner[r]
         let base = inner * Self.innerCapacity
-        let child = Self.lowerBound(key, in: UnsafeMutableBufferPointer(rebasing: childLastKey.buffer[base ..< base + childCount[inner]]))
+        let child = Self.lowerBound(key, inSlab: childLastKey.buffer.baseAddress! + base, count: childCount[inner], capacity: Self.innerCapacity)
         return Location(root: r, inner: inner, child: child, chunk: childChunk[base + child])
     }
 
@@ -351,15 +371,20 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
     }
 
     /// The place in the entry arrays of indexed `node`: found by its node number in its chunk, 16
-    /// node numbers compared at once (a one-at-a-time scan mispredicts its exit at a random place).
-    /// Places past the chunk's count may hold stale node numbers, but only after the live entry.
+    /// node numbers compared at once, the place in the group from the bits of the comparison (a
+    /// one-at-a-time scan mispredicts its exit at a random place). Places past the chunk's count
+    /// may hold stale node numbers, but only after the live entry.
     @inline(__always) private func entryIndex(of node: Int32) -> Int {
         let base = Int(chunkOf[Int(node)]) * Self.chunkCapacity
         let group = UnsafeRawPointer(nodes.buffer.baseAddress! + base), wanted = SIMD16<Int32>(repeating: node)
         var j = base
-        while !any(group.loadUnaligned(fromByteOffset: (j &- base) &* 4, as: SIMD16<Int32>.self) .== wanted) { j &+= 16 }
-        while nodes[j] != node { j &+= 1 }
-        assert(j < base + chunks[base / Self.chunkCapacity].count, "index entry out of step for node \(node)")
+        var matches = group.loadUnaligned(as: SIMD16<Int32>.self) .== wanted
+        while !any(matches) {
+            j &+= 16
+            matches = group.loadUnaligned(fromByteOffset: (j &- base) &* 4, as: SIMD16<Int32>.self) .== wanted
+        }
+        j &+= Self.firstSetLane(Self.lanes(where: matches))
+        assert(nodes[j] == node && j < base + chunks[base / Self.chunkCapacity].count, "index entry out of step for node \(node)")
         return j
     }
 
@@ -389,8 +414,32 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
 
     /// The offset in `chunk` of its first entry whose key is `key` or more.
     @inline(__always) private func lowerBound(_ key: Key, inChunk chunk: Int) -> Int {
-        let base = chunk * Self.chunkCapacity
-        return Self.lowerBound(key, in: UnsafeMutableBufferPointer(rebasing: keys.buffer[base ..< base + chunks[chunk].count]))
+        Self.lowerBound(key, inSlab: keys.buffer.baseAddress! + chunk * Self.chunkCapacity, count: chunks[chunk].count, capacity: Self.chunkCapacity)
+    }
+
+    /// The first offset among the first `count` keys of a chunk's or inner node's slab at `slab`
+    /// (`capacity` keys, 32 or 64) whose key is `key` or more: steps of 32 (in a slab of 64), 16,
+    /// ..., 1 and 1 again (for a full slab), each taken when it stays within `count` and its last
+    /// key is below `key`. Written out, not looped: in a loop LLVM's x86 backend turns each step's
+    /// conditional move back into a branch, mispredicted half the time (the loop below, left for
+    /// the root, was half of `insert`'s samples in the slabs). A probe may read a stale key past
+    /// `count`, inside the slab; its step is not taken.
+    @inline(__always) private static func lowerBound(_ key: Key, inSlab slab: UnsafeMutablePointer<Key>, count: Int, capacity: Int) -> Int {
+        assert((capacity == 32 || capacity == 64) && count <= capacity, "a slab holds 32 or 64 keys")
+        var low = 0
+        @inline(__always) func step(_ width: Int) {
+            // All ones when `low + width <= count`.
+            let within = (low &+ width &- count &- 1) >> 63
+            low &+= width & within & below(slab[low &+ width &- 1], key)
+        }
+        if capacity == 64 { step(32) }
+        step(16)
+        step(8)
+        step(4)
+        step(2)
+        step(1)
+        step(1)
+        return low
     }
 
     /// The first offset in sorted `keys` whose key is `key` or more: a binary search whose steps
@@ -420,33 +469,45 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
         return found < 0 ? -1 : nodes[base + found]
     }
 
-    /// The first place from `start` to before `end` in the 64-value slab at `slab` whose value is
-    /// `needed` or more, or -1: 16 values compared at once, the first hit found from the bits of
-    /// the comparison (a one-at-a-time scan mispredicts its exit at a random place, and the small
-    /// blocks at low addresses make first fit's scans long). Values past `end` may be stale.
+    /// The first place from `start` to before `end` (the count of values) in the slab at `slab`
+    /// (64 values at most, 0 from `end` on) whose value is `needed` or more, or -1: 16 values
+    /// compared at once, the first hit found from the lanes of the comparison (a one-at-a-time
+    /// scan mispredicts its exit at a random place, and the small blocks at low addresses make
+    /// first fit's scans long).
     @inline(__always) private static func firstIndex(atLeast needed: Units, inSlab slab: UnsafeMutablePointer<Units>, from start: Int, to end: Int) -> Int {
-        assert(chunkCapacity == 64 && innerCapacity == 64 && start >= 0 && end <= 64, "a slab holds 64 values")
-        // Bit k: place k is in `start ..< end` (smart shifts: 0 for a shift of 64).
-        let inRange = (UInt64.max << UInt64(start)) & (UInt64.max >> UInt64(64 - end))
-        let wanted = SIMD16<Units>(repeating: needed), raw = UnsafeRawPointer(slab)
+        assert(chunkCapacity <= 64 && innerCapacity <= 64 && chunkCapacity % 16 == 0 && start >= 0 && end <= 64, "a slab holds 64 values at most, in groups of 16")
+        // At least 1, so that the zeros past the end never fit (a live size is 2 units or more).
+        let wanted = SIMD16<Units>(repeating: max(needed, 1)), raw = UnsafeRawPointer(slab)
         var group = start & ~15
+        // The lanes from `start` on, in the first group.
+        var fromStart = lanes(where: SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) .>= SIMD16(repeating: Int32(truncatingIfNeeded: start &- group)))
         while group < end {
             let fits = raw.loadUnaligned(fromByteOffset: group &* 4, as: SIMD16<Units>.self) .>= wanted
-            // `any` is a few instructions, the lanes' bits a few dozen: those only for a group
-            // with a fit.
+            // `any` is a few instructions, the first lane a few more: those only for a group with
+            // a fit.
             if any(fits) {
-                let hits = laneBits(fits) & UInt32(truncatingIfNeeded: inRange >> UInt64(group))
-                if hits != 0 { return group &+ hits.trailingZeroBitCount }
+                let first = firstSetLane(lanes(where: fits) & fromStart)
+                if first < 16 { return group &+ first }
             }
+            fromStart = SIMD16(repeating: -1)
             group &+= 16
         }
         return -1
     }
 
-    /// Lane k of `mask` as bit k (a sum of distinct powers of two, so an OR).
-    @inline(__always) private static func laneBits(_ mask: SIMDMask<SIMD16<Int32>>) -> UInt32 {
-        let powers = SIMD16<UInt32>(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
-        return SIMD16<UInt32>(repeating: 0).replacing(with: powers, where: mask).wrappedSum()
+    /// The lanes of `mask` as all-ones or zero integers.
+    @inline(__always) private static func lanes(where mask: SIMDMask<SIMD16<Int32>>) -> SIMD16<Int32> {
+        SIMD16<Int32>(repeating: 0).replacing(with: SIMD16<Int32>(repeating: -1), where: mask)
+    }
+
+    /// The first lane of `lanes` (all-ones or zero) that is set, or 16: the lanes narrowed to bytes
+    /// (two packs) and read as two 64-bit words, whose trailing zeros count eight a lane. (Summing
+    /// a power of two per lane took some fifty instructions: SSE2 has no 32-bit lane mask.)
+    @inline(__always) private static func firstSetLane(_ lanes: SIMD16<Int32>) -> Int {
+        let words = unsafeBitCast(SIMD16<Int8>(truncatingIfNeeded: lanes), to: SIMD2<UInt64>.self)
+        let low = words[0].trailingZeroBitCount &>> 3, high = words[1].trailingZeroBitCount &>> 3
+        // `low == 8 ? 8 + high : low` without a branch (it would mispredict half the time).
+        return low &+ (high & (0 &- (low &>> 3)))
     }
 
     // MARK: Keeping summaries
@@ -478,16 +539,31 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
         return max(max(a, b), max(c, d))
     }
 
+    /// The largest of the `capacity` values (a multiple of 16) of the slab at `slab`, whose values
+    /// past its count are 0: 16 lanes at a time, a fixed number of groups (a loop to the count
+    /// mispredicted its exit).
+    @inline(__always) private static func largest(inSlab slab: UnsafeMutablePointer<Units>, capacity: Int) -> Units {
+        let raw = UnsafeRawPointer(slab)
+        var top = SIMD16<Units>(repeating: 0)
+        for group in stride(from: 0, to: capacity, by: 16) {
+            let values = raw.loadUnaligned(fromByteOffset: group &* 4, as: SIMD16<Units>.self)
+            top = top.replacing(with: values, where: top .< values)
+        }
+        let eight = top.lowHalf.replacing(with: top.highHalf, where: top.lowHalf .< top.highHalf)
+        let four = eight.lowHalf.replacing(with: eight.highHalf, where: eight.lowHalf .< eight.highHalf)
+        return max(max(four[0], four[1]), max(four[2], four[3]))
+    }
+
     private func largestEntry(inChunk chunk: Int) -> Units {
         let base = chunk * Self.chunkCapacity
         if sizeOrdered { return chunks[chunk].count == 0 ? 0 : sizes[base + chunks[chunk].count - 1] }
-        return Self.largest(in: UnsafeMutableBufferPointer(rebasing: sizes.buffer[base ..< base + chunks[chunk].count]))
+        return Self.largest(inSlab: sizes.buffer.baseAddress! + base, capacity: Self.chunkCapacity)
     }
 
     private func largestChild(ofInner inner: Int) -> Units {
         let base = inner * Self.innerCapacity
         if sizeOrdered { return childCount[inner] == 0 ? 0 : childLargest[base + childCount[inner] - 1] }
-        return Self.largest(in: UnsafeMutableBufferPointer(rebasing: childLargest.buffer[base ..< base + childCount[inner]]))
+        return Self.largest(inSlab: childLargest.buffer.baseAddress! + base, capacity: Self.innerCapacity)
     }
 
     /// Records `key` as the last key of the chunk at `at` (and of its inner node when it is the last
@@ -507,9 +583,10 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
     /// Recomputes the largest size of the chunk at `at` (and of its inner node) after its largest
     /// entry left or shrank.
     private func lowerLargest(_ at: Location) {
-        let old = childLargest[at.slot]
-        childLargest[at.slot] = largestEntry(inChunk: at.chunk)
-        if old == rootLargest[at.root] { rootLargest[at.root] = largestChild(ofInner: at.inner) }
+        let old = childLargest[at.slot], new = largestEntry(inChunk: at.chunk)
+        childLargest[at.slot] = new
+        // (Another block of the old size left in the chunk keeps the inner node's largest.)
+        if new < old, old == rootLargest[at.root] { rootLargest[at.root] = largestChild(ofInner: at.inner) }
     }
 
     // MARK: Splitting and merging
@@ -521,8 +598,16 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
         (base + start + distance).update(from: base + start, count: count)
     }
 
+    /// Sets `count` sizes of `array` from `start` on to 0 (sizes past a node's count).
+    private static func clear(_ array: UncheckedArray<Units>, from start: Int, count: Int) {
+        (array.buffer.baseAddress! + start).update(repeating: 0, count: count)
+    }
+
     private func newChunk() -> Int {
-        if let chunk = spareChunks.popLast() { return chunk }
+        if let chunk = spareChunks.popLast() {
+            Self.clear(sizes, from: chunk * Self.chunkCapacity, count: Self.chunkCapacity)
+            return chunk
+        }
         keys.append(repeating: 0, count: Self.chunkCapacity)
         sizes.append(repeating: 0, count: Self.chunkCapacity)
         nodes.append(repeating: -1, count: Self.chunkCapacity)
@@ -531,7 +616,10 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
     }
 
     private func newInner() -> Int {
-        if let inner = spareInners.popLast() { return inner }
+        if let inner = spareInners.popLast() {
+            Self.clear(childLargest, from: inner * Self.innerCapacity, count: Self.innerCapacity)
+            return inner
+        }
         childChunk.append(repeating: -1, count: Self.innerCapacity)
         childLastKey.append(repeating: 0, count: Self.innerCapacity)
         childLargest.append(repeating: 0, count: Self.innerCapacity)
@@ -580,6 +668,7 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
         let upper = newChunk(), half = Self.chunkCapacity / 2
         moveEntries(Self.chunkCapacity - half, from: at.chunk * Self.chunkCapacity + half, toEndOf: upper)
         chunks[at.chunk].count = half
+        Self.clear(sizes, from: at.chunk * Self.chunkCapacity + half, count: Self.chunkCapacity - half)
         let upperLastKey = childLastKey[at.slot]
         childLastKey[at.slot] = keys[at.chunk * Self.chunkCapacity + half - 1]
         childLargest[at.slot] = largestEntry(inChunk: at.chunk)
@@ -594,6 +683,7 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
             let upper = newInner()
             moveChildren(Self.innerCapacity - half, from: inner * Self.innerCapacity + half, toEndOf: upper)
             childCount[inner] = half
+            Self.clear(childLargest, from: inner * Self.innerCapacity + half, count: Self.innerCapacity - half)
             rootInner.insert(upper, at: root + 1)
             rootLastKey.insert(rootLastKey[root], at: root + 1)
             rootLargest.insert(largestChild(ofInner: upper), at: root + 1)
@@ -627,6 +717,7 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
         Self.shift(childLastKey, from: at.slot + 1, count: moving, by: -1)
         Self.shift(childLargest, from: at.slot + 1, count: moving, by: -1)
         childCount[at.inner] -= 1
+        childLargest[at.inner * Self.innerCapacity + childCount[at.inner]] = 0
         renumberChildren(of: at.inner, from: at.child)
         let left = childCount[at.inner]
         if left == 0 {
@@ -717,10 +808,12 @@ final class FreeBlockIndex<Key: FixedWidthInteger & UnsignedInteger & BitwiseCop
                     total += 1
                 }
                 precondition(childLastKey[slot] == keys[base + chunks[chunk].count - 1], "stale last key of a chunk")
+                precondition(sizes.buffer[base + chunks[chunk].count ..< base + Self.chunkCapacity].allSatisfy { $0 == 0 }, "a size past a chunk's count is not 0")
                 precondition(childLargest[slot] == largest, "stale largest size of a chunk")
                 innerLargest = max(innerLargest, largest)
             }
             precondition(rootLastKey[r] == childLastKey[inner * Self.innerCapacity + childCount[inner] - 1], "stale last key of inner node \(r)")
+            precondition(childLargest.buffer[inner * Self.innerCapacity + childCount[inner] ..< (inner + 1) * Self.innerCapacity].allSatisfy { $0 == 0 }, "a largest size past an inner node's count is not 0")
             precondition(rootLargest[r] == innerLargest, "stale largest size of inner node \(r)")
         }
         precondition(total == count && chunkOf.buffer.filter { $0 >= 0 }.count == count, "index count out of step")

@@ -68,15 +68,19 @@ public final class SequentialFitAllocator: AllocatorModel {
     public func allocate(_ bytes: UInt64) -> UInt64? {
         let needed = BlockHeap.blockBytes(for: bytes)
         let found = search(needed)
+        if found >= 0, keepsAddressOrder {
+            // A split block's rest keeps its node and place on the address-ordered list.
+            let used = heap.takeFront(of: found, needed: needed)
+            if policy == .nextFit, used != found { heap.rover = found }
+            return UInt64(used) + 1
+        }
         // No fit: the heap grows (a free top block grows and leaves the list).
         let node = found >= 0 ? found : heap.extend(toFit: needed)
         guard node >= 0 else { return nil }
         let remainder = heap.place(node, needed: needed)
-        if found >= 0, remainder >= 0, keepsAddressOrder {
-            // A split block's remainder takes its place on an address-ordered list...
-            heap.replace(found, with: remainder, listKey: heap.nodes[Int(remainder)].start)
-        } else if found >= 0, remainder >= 0, bySize {
-            // ...on best and worst fit's size index it takes its block's entry where it can...
+        if found >= 0, remainder >= 0, bySize {
+            // A split block's remainder takes its block's entry in best and worst fit's size
+            // index where it can...
             heap.relink(found, as: remainder, bin: 0, listKey: newListKey(remainder))
         } else {
             // ...else it goes on as a freed block would.
