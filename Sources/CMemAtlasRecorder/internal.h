@@ -106,12 +106,21 @@ uint32_t ma_intern_stack(const uintptr_t *frames, int count, int *is_new) MA_HID
 /* Forgets every stack (a forked child starts a new trace). */
 void ma_stacks_reset(void) MA_HIDDEN;
 
+/* A frame sequence's fingerprint (see stacks.c): a 64-bit hash (never 0) and an independent
+ * 32-bit one. */
+struct ma_print {
+    uint64_t hash;
+    uint32_t check;
+};
+
 /* The frame-pointer fast path of the libunwind unwinder (see stacks.c). ma_capture_key walks frame
- * pointers into key (return addresses, then where the chain ended) and returns the key's length,
- * or 0 when the unwinder is not libunwind. The others need the writer lock. */
-int ma_capture_key(uintptr_t *key) MA_HIDDEN;
-uint32_t ma_fast_lookup(const uintptr_t *key, int length, int *known) MA_HIDDEN;
-void ma_fast_remember(const uintptr_t *key, int length, const uintptr_t *frames, int depth, uint32_t stack) MA_HIDDEN;
+ * pointers into key (return addresses, then where the chain ended), fingerprints it on the way
+ * (the arithmetic hides in the walk's load latency) and returns the key's length, or 0 when the
+ * unwinder is not libunwind. The others need the writer lock. */
+int ma_capture_key(uintptr_t *key, struct ma_print *print) MA_HIDDEN;
+uint32_t ma_fast_lookup(struct ma_print print, int *known) MA_HIDDEN;
+void ma_fast_remember(const uintptr_t *key, int length, struct ma_print print, const uintptr_t *frames, int depth,
+                      uint32_t stack) MA_HIDDEN;
 
 /* Whether two frame sequences of `count` frames are equal. Stacks are short: an inline loop beats
  * a call to memcmp. */
@@ -145,8 +154,8 @@ struct ma_key_table {
     struct ma_key_slot *slots;
     size_t slot_count, used;
 };
-int ma_keys_find(struct ma_key_table *t, const uintptr_t *key, int count, uint32_t *value) MA_HIDDEN;
-int ma_keys_insert(struct ma_key_table *t, const uintptr_t *key, int count, uint32_t value) MA_HIDDEN;
+int ma_keys_find(struct ma_key_table *t, struct ma_print print, uint32_t *value) MA_HIDDEN;
+int ma_keys_insert(struct ma_key_table *t, struct ma_print print, uint32_t value) MA_HIDDEN;
 void ma_keys_reset(struct ma_key_table *t) MA_HIDDEN;
 /* Stops using libunwind in this process (a forked child whose parent had a thread inside it). */
 void ma_stacks_use_frame_pointers(void) MA_HIDDEN;

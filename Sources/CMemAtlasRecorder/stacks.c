@@ -94,13 +94,48 @@ static int find_stack_bounds(void) {
     return 1;
 }
 
+/* The fingerprint: a hash whose multiplies are off the dependency chain (one rotate and xor a
+ * frame, then one final mix), and a second hash made differently (sums of rotated products with
+ * other constants, so a collision of one says nothing of the other), side by side, one step a
+ * frame; the count is the last step. */
+struct print_state {
+    uint64_t h, g;
+};
+#define PRINT_START ((struct print_state){0x9e3779b97f4a7c15ull, 0xd6e8feb86659fd93ull})
+
+static inline void print_step(struct print_state *s, uint64_t frame) {
+    s->h = ((s->h << 7) | (s->h >> 57)) ^ (frame * 0xff51afd7ed558ccdull);
+    s->g = ((s->g << 11) | (s->g >> 53)) + frame * 0x94d049bb133111ebull;
+}
+
+static inline struct ma_print print_finish(struct print_state s, int count) {
+    print_step(&s, (uint64_t)count);
+    uint64_t h = s.h, g = s.g;
+    h ^= h >> 32;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 29;
+    g ^= g >> 31;
+    g *= 0xbf58476d1ce4e5b9ull;
+    g ^= g >> 30;
+    return (struct ma_print){.hash = h | 1 /* never 0: 0 marks an empty slot */, .check = (uint32_t)(g >> 32)};
+}
+
+static struct ma_print fingerprint(const uintptr_t *frames, int count) {
+    struct print_state s = PRINT_START;
+    for (int i = 0; i < count; i++) print_step(&s, frames[i]);
+    return print_finish(s, count);
+}
+
 /* Walks the frame-pointer chain from the caller, leaving out the recorder's own frames at the top
  * (kept in place, not moved afterwards: this runs at every event); *last is the address of the
  * last frame record read (where the chain ended), which pins where on the stack the walk stopped.
  * A frame record is read only when it lies within this thread's stack, 8-aligned, and above the
- * previous one; a return address under 4096 ends the chain. */
-__attribute__((noinline)) static int walk_frame_pointers(uintptr_t *frames, int max, uintptr_t *last) {
+ * previous one; a return address under 4096 ends the chain. *print has the frames fingerprinted
+ * (print_step), the count not yet. */
+__attribute__((noinline)) static int walk_frame_pointers(uintptr_t *frames, int max, uintptr_t *last,
+                                                         struct print_state *print) {
     *last = 0;
+    struct print_state s = PRINT_START;
     if (!t_stack_high && !find_stack_bounds()) return 0;
     /* One unsigned compare tests low <= at <= high - 16 (at > high - 16, not at + 16 > high: a
      * garbage frame pointer near 2^64, left in rbp by code built without frame pointers, must
@@ -125,6 +160,7 @@ __attribute__((noinline)) static int walk_frame_pointers(uintptr_t *frames, int 
     /* The program's frames, from the first one outside the recorder. */
     while (n < max) {
         frames[n++] = fp[1];
+        print_step(&s, fp[1]);
         read = at;
         uintptr_t *next = (uintptr_t *)fp[0];
         if ((uintptr_t)next <= at) break;
@@ -134,6 +170,7 @@ __attribute__((noinline)) static int walk_frame_pointers(uintptr_t *frames, int 
     }
 done:
     *last = read;
+    *print = s;
     return n;
 }
 
@@ -150,8 +187,9 @@ __attribute__((noinline)) int ma_capture_stack(uintptr_t *frames) {
     int n;
     int want = g_max_depth + 8;
     uintptr_t last;
+    struct print_state unused;
     if (g_unwinder == MA_UNWIND_LIBUNWIND) n = g_unw_backtrace((void **)frames, want);
-    else if (g_unwinder == MA_UNWIND_FRAME_POINTERS) n = walk_frame_pointers(frames, want, &last);
+    else if (g_unwinder == MA_UNWIND_FRAME_POINTERS) n = walk_frame_pointers(frames, want, &last, &unused);
     else return 0;
     if (n < 0) n = 0;
     return skip_own_frames(frames, n);
@@ -165,24 +203,28 @@ __attribute__((noinline)) int ma_capture_stack(uintptr_t *frames) {
  * callers in libc), the key is remembered with the stack id, and later captures with the same key
  * skip libunwind. A walk that disagrees (code without frame pointers, signal frames) is remembered
  * as such, and those captures always use libunwind. */
-int ma_capture_key(uintptr_t *key) {
+int ma_capture_key(uintptr_t *key, struct ma_print *print) {
     if (g_unwinder != MA_UNWIND_LIBUNWIND || !g_fast_path) return 0;
     uintptr_t last;
-    int n = walk_frame_pointers(key, g_max_depth, &last);
+    struct print_state s;
+    int n = walk_frame_pointers(key, g_max_depth, &last, &s);
     if (n <= 0) return 0;
     key[n] = last;
+    print_step(&s, last);
+    *print = print_finish(s, n + 1);
     return n + 1;
 }
 
 static struct ma_key_table g_fast_table;
 
-uint32_t ma_fast_lookup(const uintptr_t *key, int length, int *known) {
+uint32_t ma_fast_lookup(struct ma_print print, int *known) {
     uint32_t value;
-    *known = ma_keys_find(&g_fast_table, key, length, &value);
+    *known = ma_keys_find(&g_fast_table, print, &value);
     return *known ? value : 0;
 }
 
-void ma_fast_remember(const uintptr_t *key, int length, const uintptr_t *frames, int depth, uint32_t stack) {
+void ma_fast_remember(const uintptr_t *key, int length, struct ma_print print, const uintptr_t *frames, int depth,
+                      uint32_t stack) {
     int walked = length - 1;
     int reliable = walked <= depth && memcmp(key, frames, (size_t)walked * sizeof *frames) == 0 && depth - walked <= 3;
     if (reliable && depth == g_max_depth && walked < depth) reliable = 0;
@@ -190,7 +232,7 @@ void ma_fast_remember(const uintptr_t *key, int length, const uintptr_t *frames,
         int outermost = i == depth - 1;
         if (!(frames[i] >= g_libc_start && frames[i] < g_libc_end) && !outermost) reliable = 0;
     }
-    ma_keys_insert(&g_fast_table, key, length, reliable ? stack : 0);
+    ma_keys_insert(&g_fast_table, print, reliable ? stack : 0);
 }
 
 /* ---- Frame-sequence tables: 96-bit fingerprints, no frames ----
@@ -201,31 +243,6 @@ void ma_fast_remember(const uintptr_t *key, int length, const uintptr_t *frames,
  * sequence, a 64-bit hash and a second, independently computed 32-bit one, in 16-byte slots
  * (four to a cache line), open addressing. Two sequences that differ collide only with
  * probability about n^2 / 2^97 for n distinct ones (under 10^-17 for a million). */
-
-/* The final mix of a frame hash. */
-static inline uint64_t finish_hash(uint64_t h) {
-    h ^= h >> 32;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 29;
-    return h | 1; /* never 0: 0 marks an empty slot */
-}
-
-/* The fingerprint: a hash whose multiplies are off the dependency chain (one rotate and xor a
- * frame, then one final mix), and a second hash made differently (sums of rotated products with
- * other constants, so a collision of one says nothing of the other), in the same loop: the two
- * chains run side by side. */
-static uint64_t fingerprint(const uintptr_t *frames, int count, uint32_t *check) {
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)count, g = 0xd6e8feb86659fd93ull + (uint64_t)count;
-    for (int i = 0; i < count; i++) {
-        h = ((h << 7) | (h >> 57)) ^ ((uint64_t)frames[i] * 0xff51afd7ed558ccdull);
-        g = ((g << 11) | (g >> 53)) + (uint64_t)frames[i] * 0x94d049bb133111ebull;
-    }
-    g ^= g >> 31;
-    g *= 0xbf58476d1ce4e5b9ull;
-    g ^= g >> 30;
-    *check = (uint32_t)(g >> 32);
-    return finish_hash(h);
-}
 
 static int grow_keys(struct ma_key_table *t) {
     size_t count = t->slot_count ? t->slot_count * 2 : 1 << 14;
@@ -243,13 +260,11 @@ static int grow_keys(struct ma_key_table *t) {
     return 0;
 }
 
-int ma_keys_find(struct ma_key_table *t, const uintptr_t *key, int count, uint32_t *value) {
+int ma_keys_find(struct ma_key_table *t, struct ma_print print, uint32_t *value) {
     if (!t->slot_count) return 0;
-    uint32_t check;
-    uint64_t hash = fingerprint(key, count, &check);
     size_t mask = t->slot_count - 1;
-    for (size_t i = hash & mask; t->slots[i].hash; i = (i + 1) & mask) {
-        if (t->slots[i].hash == hash && t->slots[i].check == check) {
+    for (size_t i = print.hash & mask; t->slots[i].hash; i = (i + 1) & mask) {
+        if (t->slots[i].hash == print.hash && t->slots[i].check == print.check) {
             *value = t->slots[i].value;
             return 1;
         }
@@ -257,14 +272,12 @@ int ma_keys_find(struct ma_key_table *t, const uintptr_t *key, int count, uint32
     return 0;
 }
 
-int ma_keys_insert(struct ma_key_table *t, const uintptr_t *key, int count, uint32_t value) {
+int ma_keys_insert(struct ma_key_table *t, struct ma_print print, uint32_t value) {
     if ((t->used + 1) * 2 >= t->slot_count && grow_keys(t) != 0) return -1;
-    uint32_t check;
-    uint64_t hash = fingerprint(key, count, &check);
     size_t mask = t->slot_count - 1;
-    size_t i = hash & mask;
+    size_t i = print.hash & mask;
     while (t->slots[i].hash) i = (i + 1) & mask;
-    t->slots[i] = (struct ma_key_slot){.hash = hash, .check = check, .value = value};
+    t->slots[i] = (struct ma_key_slot){.hash = print.hash, .check = print.check, .value = value};
     t->used++;
     return 0;
 }
@@ -280,9 +293,10 @@ uint32_t ma_intern_stack(const uintptr_t *frames, int count, int *is_new) {
     *is_new = 0;
     if (count <= 0) return 0;
     uint32_t id;
-    if (ma_keys_find(&g_stack_table, frames, count, &id)) return id;
+    struct ma_print print = fingerprint(frames, count);
+    if (ma_keys_find(&g_stack_table, print, &id)) return id;
     id = (uint32_t)g_stack_table.used + 1;
-    if (ma_keys_insert(&g_stack_table, frames, count, id) != 0) return 0;
+    if (ma_keys_insert(&g_stack_table, print, id) != 0) return 0;
     *is_new = 1;
     return id;
 }

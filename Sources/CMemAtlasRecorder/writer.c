@@ -179,17 +179,22 @@ static struct {
 } g_zstd;
 static int g_compress_trace; /* this trace is compressed (g_zstd.context is set) */
 
-/* Each thread's last stack and its id, and its last fast-path key and that key's stack id: a loop
- * that allocates from one place skips the tables. The generation changes when the tables are reset
- * (a forked child's new trace). */
+/* Each thread's last unwound stack and its id, and its last fast-path key (by fingerprint) and
+ * that key's stack id: a loop that allocates from one place skips the tables. The generation
+ * changes when the tables are reset (a forked child's new trace). */
 static uint32_t g_stack_generation = 1;
 struct ma_last_stack {
     uint32_t generation;
     uint32_t stack;
     int length;
-    uintptr_t frames[MA_MAX_FRAMES + 1]; /* a key is one longer than a stack */
+    uintptr_t frames[MA_MAX_FRAMES];
 };
-static MA_TLS struct ma_last_stack t_last_stack, t_last_key;
+static MA_TLS struct ma_last_stack t_last_stack;
+static MA_TLS struct {
+    struct ma_print print;
+    uint32_t generation;
+    uint32_t stack;
+} t_last_key;
 
 static inline int is_last_stack(const struct ma_last_stack *last, const uintptr_t *frames, int length) {
     return length == last->length && last->generation == g_stack_generation && ma_same_frames(frames, last->frames, length);
@@ -602,13 +607,17 @@ static int g_unwinding;
 /* The stack id of the current call (g_lock held): from the frame-pointer fast path when its key is
  * known to be reliable, else from libunwind, which runs with g_lock released (it takes the loader's
  * lock, which a thread inside dlopen may hold while it waits for ours). */
-static uint32_t current_stack_locked(const uintptr_t *key, int key_length) {
+static uint32_t current_stack_locked(const uintptr_t *key, int key_length, struct ma_print print) {
     int known = 0;
     if (key_length > 0) {
-        if (is_last_stack(&t_last_key, key, key_length)) return t_last_key.stack;
-        uint32_t id = ma_fast_lookup(key, key_length, &known);
+        if (print.hash == t_last_key.print.hash && print.check == t_last_key.print.check &&
+            t_last_key.generation == g_stack_generation)
+            return t_last_key.stack;
+        uint32_t id = ma_fast_lookup(print, &known);
         if (id) {
-            remember_last_stack(&t_last_key, key, key_length, id);
+            t_last_key.print = print;
+            t_last_key.generation = g_stack_generation;
+            t_last_key.stack = id;
             return id;
         }
     }
@@ -624,7 +633,7 @@ static uint32_t current_stack_locked(const uintptr_t *key, int key_length) {
         depth = ma_capture_stack(frames); /* frame pointers or nothing: safe under the lock */
     }
     uint32_t id = put_stack(frames, depth);
-    if (key_length > 0 && !known && id) ma_fast_remember(key, key_length, frames, depth, id);
+    if (key_length > 0 && !known && id) ma_fast_remember(key, key_length, print, frames, depth, id);
     return id;
 }
 
@@ -1078,10 +1087,11 @@ static inline uint8_t *put_address(uint8_t *p, void *address, int released) {
 void ma_record_alloc(int tag, size_t size, size_t alignment, void *result) {
     ma_in_recorder = 1;
     uintptr_t key[MA_MAX_FRAMES + 1];
-    int key_length = ma_capture_key(key);
+    struct ma_print print;
+    int key_length = ma_capture_key(key, &print);
     pid_t tid = current_tid();
     writer_lock();
-    uint32_t stack = current_stack_locked(key, key_length);
+    uint32_t stack = current_stack_locked(key, key_length, print);
     uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
     p = put_thread(p, tid);
     g_heap_seen = 1;
@@ -1114,13 +1124,14 @@ void ma_record_free(void *block) {
 void *ma_record_realloc(int tag, void *old, size_t nmemb, size_t size) {
     ma_in_recorder = 1;
     uintptr_t key[MA_MAX_FRAMES + 1];
-    int key_length = ma_capture_key(key);
+    struct ma_print print;
+    int key_length = ma_capture_key(key, &print);
     pid_t tid = current_tid();
     size_t total = size;
     if (tag == MA_REC_REALLOCARRAY && __builtin_mul_overflow(nmemb, size, &total)) total = SIZE_MAX;
     writer_lock();
     /* The stack first: the lock is then held from the real call to the record. */
-    uint32_t stack = current_stack_locked(key, key_length);
+    uint32_t stack = current_stack_locked(key, key_length, print);
     ma_in_recorder = 0; /* what the real function allocates through nested calls is the program's */
     t_in_program_call = 1;
     void *result = tag == MA_REC_REALLOC ? ma_real.realloc(old, size) : ma_real.reallocarray(old, nmemb, size);
@@ -1146,11 +1157,12 @@ void *ma_record_realloc(int tag, void *old, size_t nmemb, size_t size) {
 void ma_record_mmap(size_t length, int prot, int flags, void *result) {
     ma_in_recorder = 1;
     uintptr_t key[MA_MAX_FRAMES + 1];
-    int key_length = ma_capture_key(key);
+    struct ma_print print;
+    int key_length = ma_capture_key(key, &print);
     pid_t tid = current_tid();
     if (result == (void *)-1) result = NULL;
     writer_lock();
-    uint32_t stack = current_stack_locked(key, key_length);
+    uint32_t stack = current_stack_locked(key, key_length, print);
     uint8_t *p = reserve(MA_MAX_EVENT_RECORD + 64);
     p = put_thread(p, tid);
     *p++ = MA_REC_MMAP;
@@ -1183,10 +1195,11 @@ void ma_record_munmap(void *start, size_t length) {
 void *ma_record_mremap(void *old, size_t old_length, size_t new_length, int flags, void *new_address) {
     ma_in_recorder = 1;
     uintptr_t key[MA_MAX_FRAMES + 1];
-    int key_length = ma_capture_key(key);
+    struct ma_print print;
+    int key_length = ma_capture_key(key, &print);
     pid_t tid = current_tid();
     writer_lock();
-    uint32_t stack = current_stack_locked(key, key_length);
+    uint32_t stack = current_stack_locked(key, key_length, print);
     ma_in_recorder = 0;
     t_in_program_call = 1;
     void *result = ma_real.mremap(old, old_length, new_length, flags, new_address);
