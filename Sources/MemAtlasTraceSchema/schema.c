@@ -27,26 +27,16 @@ static void skip_uvs(struct cursor *c, uint64_t count) {
     for (uint64_t i = 0; i < count && !c->cut && !c->bad; i++) get_uv(c);
 }
 
+static void skip_raw(struct cursor *c) {
+    if (c->end - c->p < 8) c->cut = 1;
+    else c->p += 8;
+}
+
 static void skip_str(struct cursor *c) {
     uint64_t length = get_uv(c);
     if (c->cut || c->bad) return;
     if (length > (uint64_t)(c->end - c->p)) c->cut = 1;
     else c->p += length;
-}
-
-/* Field layouts of the event records: u = uv, s = sv (stk), a = a released adr, A = a returned
- * adr. NULL for other tags. */
-static const char *event_fields(uint8_t tag) {
-    switch (tag) {
-    case MA_REC_MALLOC: case MA_REC_CALLOC: case MA_REC_VALLOC: case MA_REC_PVALLOC: return "usA";
-    case MA_REC_POSIX_MEMALIGN: case MA_REC_ALIGNED_ALLOC: case MA_REC_MEMALIGN: return "uusA";
-    case MA_REC_REALLOC: case MA_REC_REALLOCARRAY: return "ausA";
-    case MA_REC_FREE: return "a";
-    case MA_REC_MMAP: return "uuusA";
-    case MA_REC_MUNMAP: return "au";
-    case MA_REC_MREMAP: return "auusA";
-    default: return NULL;
-    }
 }
 
 /* Moves the cursor past a record without addresses (the tag read already); 0 for an unknown tag. */
@@ -164,62 +154,42 @@ long ma_transcode_raw_addresses(struct ma_address_coder *coder, const uint8_t *i
     uint8_t *out = output, *out_end = output + output_capacity;
     while (in < in_end) {
         uint8_t tag = *in;
-        if (in_end - in >= 64 && out_end - out >= 96) {
-            struct event_layout layout = layout_of(tag);
-            if (layout.first) {
-                if (!transcode_event(layout, coder, &in, &out)) break;
-                continue;
-            }
-        }
         struct cursor c = {in + 1, in_end, 0, 0};
-        const char *fields = event_fields(tag);
-        if (!fields) {
-            if (!skip_metadata(&c, tag)) break;
-            if (c.bad) break;
-            if (c.cut || (size_t)(out_end - out) < (size_t)(c.p - in)) {
-                *written = (size_t)(out - output);
-                return (long)(in - input);
-            }
-            memcpy(out, in, (size_t)(c.p - in));
-            out += c.p - in;
-            in = c.p;
+        struct event_layout layout = layout_of(tag);
+        if (layout.first && in_end - in >= 64 && out_end - out >= 96) {
+            if (!transcode_event(layout, coder, &in, &out)) goto unreadable;
             continue;
         }
-        /* An event: find its end first, so that a cut record writes nothing. */
-        const uint8_t *address_at[2];
-        int addresses = 0;
-        for (const char *f = fields; *f; f++) {
-            if (*f == 'a' || *f == 'A') {
-                address_at[addresses++] = c.p;
-                if (c.end - c.p < 8) c.cut = 1;
-                else c.p += 8;
-            } else {
-                get_uv(&c);
-            }
-            if (c.cut || c.bad) break;
+        if (layout.first) {
+            /* Near the end of the input or the output: measure the record first (a cut one writes
+             * nothing), then code it from a copy padded as transcode_event reads. */
+            skip_uvs(&c, layout.lead);
+            if (!c.cut && !c.bad) skip_raw(&c);
+            skip_uvs(&c, layout.middle);
+            if (layout.second && !c.cut && !c.bad) skip_raw(&c);
+        } else if (!skip_metadata(&c, tag)) {
+            goto unreadable;
         }
-        if (c.bad) break;
-        if (c.cut || (size_t)(out_end - out) < (size_t)(c.p - in) + 4) {
-            *written = (size_t)(out - output);
-            return (long)(in - input);
+        if (c.bad) goto unreadable;
+        size_t length = (size_t)(c.p - in);
+        if (c.cut || (size_t)(out_end - out) < length + 4) break;
+        if (layout.first) {
+            uint8_t record[64] = {0}, coded[96];
+            memcpy(record, in, length); /* at most 49 bytes: 10 a varint, checked above */
+            const uint8_t *r = record;
+            uint8_t *o = coded;
+            if (!transcode_event(layout, coder, &r, &o)) goto unreadable;
+            memcpy(out, coded, (size_t)(o - coded));
+            out += o - coded;
+        } else {
+            memcpy(out, in, length);
+            out += length;
         }
-        /* Copy the fields between the addresses; code each address. */
-        const uint8_t *copied = in;
-        int k = 0;
-        for (const char *f = fields; *f; f++) {
-            if (*f != 'a' && *f != 'A') continue;
-            const uint8_t *at = address_at[k++];
-            memcpy(out, copied, (size_t)(at - copied));
-            out += at - copied;
-            uint64_t address;
-            memcpy(&address, at, 8); /* little-endian hosts only, as the recorder */
-            out = ma_put_adr(out, coder, address, *f == 'a');
-            copied = at + 8;
-        }
-        memcpy(out, copied, (size_t)(c.p - copied));
-        out += c.p - copied;
-        in = c.p;
+        in += length;
     }
     *written = (size_t)(out - output);
-    return in < in_end ? -1 : (long)(in - input);
+    return (long)(in - input);
+unreadable:
+    *written = (size_t)(out - output);
+    return -1;
 }
