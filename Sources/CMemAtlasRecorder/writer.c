@@ -972,9 +972,10 @@ static int start_trace(void) {
     if (g_fd < 0) return -1;
     if (setup_buffers() != 0) return -1;
     int flags = 0;
-    g_compress_trace = g_zstd.context && !(g_config.root && g_config.root_uncompressed);
-    /* `mematlas record` recodes the addresses of the trace it compresses, on its own core. */
+    /* `mematlas record` codes the addresses of the started program's trace and compresses it,
+     * on its own core. */
     g_raw_addresses = g_config.root && g_config.root_uncompressed;
+    g_compress_trace = g_zstd.context && !g_raw_addresses;
     if (g_raw_addresses) flags |= MA_FLAG_RAW_ADDRESSES;
     if (g_compress_trace) {
         g_zstd.reset(g_zstd.context, 1 /* ZSTD_reset_session_only */);
