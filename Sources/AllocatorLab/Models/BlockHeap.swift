@@ -250,12 +250,17 @@ final class BlockHeap {
         let r = Int(remainder)
         nodes[r].isFree = true
         freeBytes &+= rest
-        let next = nodes[n].physicalNext
-        nodes[r].physicalPrevious = node
-        nodes[r].physicalNext = next
-        nodes[n].physicalNext = remainder
-        if next >= 0 { nodes[Int(next)].physicalPrevious = remainder } else { lastBlock = remainder }
+        linkPhysically(remainder, between: node, and: nodes[n].physicalNext)
         return remainder
+    }
+
+    /// Puts new node `node` in the address chain between `previous` and `next` (-1: the heap's
+    /// first or last block).
+    private func linkPhysically(_ node: Int32, between previous: Int32, and next: Int32) {
+        nodes[Int(node)].physicalPrevious = previous
+        nodes[Int(node)].physicalNext = next
+        if previous >= 0 { nodes[Int(previous)].physicalNext = node } else { firstBlock = node }
+        if next >= 0 { nodes[Int(next)].physicalPrevious = node } else { lastBlock = node }
     }
 
     /// On a heap with one indexed address-ordered list (first and next fit): takes a used block of
@@ -274,14 +279,9 @@ final class BlockHeap {
         }
         let start = nodes[n].start
         let used = newNode(start: start, size: needed)
-        let u = Int(used)
         freeBytes &-= needed
         usedBytes &+= needed
-        let previous = nodes[n].physicalPrevious
-        nodes[u].physicalPrevious = previous
-        nodes[u].physicalNext = node
-        nodes[n].physicalPrevious = used
-        if previous >= 0 { nodes[Int(previous)].physicalNext = used } else { firstBlock = used }
+        linkPhysically(used, between: nodes[n].physicalPrevious, and: node)
         nodes[n].start = start &+ needed
         nodes[n].size = rest
         replace(node, with: node, listKey: start &+ needed)
