@@ -14,10 +14,10 @@ import Glibc
 /// MA_FLAG_ZSTD and renames the result over the trace. Until then, and whenever something fails,
 /// the uncompressed trace stays as it is: a valid trace.
 ///
-/// The program writes its addresses raw (MA_FLAG_RAW_ADDRESSES): their move-to-front coding was
-/// the costliest thing the recorder did on the program's own thread. They are coded here, record by
-/// record, before zstd (`ma_transcode_raw_addresses`), so the trace on disk is the same as when
-/// the program codes them itself.
+/// The program writes its addresses raw (MA_FLAG_RAW_ADDRESSES): coding them was the costliest
+/// thing the recorder did on the program's own thread. Here the records are coded into column
+/// blocks (MA_FLAG_COLUMNS, `ColumnBlockWriter`): each field against a model of the heap that the
+/// reader keeps too, which takes about half the bytes of the program's own coding.
 final class TraceCompressor {
     static let environmentVariable = "MEMATLAS_PARENT_COMPRESSES"
     /// O_TMPFILE (Linux 3.11), which Glibc's Swift overlay does not name: __O_TMPFILE | O_DIRECTORY.
@@ -90,7 +90,7 @@ final class TraceCompressor {
         let headerSize = Int(MA_TRACE_HEADER_SIZE)
         var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
-        var transcoder: RawAddressTranscoder?  // known at the first records (the header precedes them)
+        var columns: ColumnBlockWriter?  // known at the first records (the header precedes them)
         var carried = 0  // bytes at the buffer's start: the start of a record cut at the last read
         func write(_ bytes: UnsafeRawBufferPointer, at offset: off_t? = nil) throws {
             var done = 0
@@ -121,14 +121,13 @@ final class TraceCompressor {
                 guard n >= 0 else { return }
                 if n > 0 {
                     if offset == off_t(headerSize) {
-                        transcoder = try rawAddressTranscoder(input)
+                        columns = try columnBlockWriter(input)
                     }
                     offset += off_t(n)
                     pause = 1000
                     let available = UnsafeRawBufferPointer(rebasing: buffer[0..<(carried + n)])
-                    if let transcoder {
-                        guard let consumed = try transcoder.transcode(available, to: { try zstd.compress($0, end: false, write: { try write($0) }) })
-                        else { return }
+                    if let columns {
+                        guard let consumed = try columns.append(available, write: { try write($0) }) else { return }
                         carried = available.count - consumed
                         if carried > 0 { buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + consumed, byteCount: carried) }
                     } else {
@@ -147,16 +146,20 @@ final class TraceCompressor {
                 }
             }
             // A record cut at the end (a process killed while writing it): its tag alone, which
-            // reads as the cut record it is, in either address coding.
+            // reads as the cut record it is, in any coding.
             let cut = UnsafeRawBufferPointer(rebasing: buffer[0..<min(carried, 1)])
-            guard try zstd.compress(cut, end: true, write: { try write($0) }) else { return }
+            if let columns {
+                guard try columns.finish(cut: cut, write: { try write($0) }) else { return }
+            } else {
+                guard try zstd.compress(cut, end: true, write: { try write($0) }) else { return }
+            }
             // The header as the recorder left it (its flags are final now), marked compressed.
             guard pread(input, buffer.baseAddress, headerSize, 0) == headerSize,
                   memcmp(buffer.baseAddress!, MA_TRACE_MAGIC, Int(MA_TRACE_MAGIC_SIZE)) == 0, Int(buffer[12]) == headerSize
             else { return }
             let flags = UInt16(buffer[10]) | UInt16(buffer[11]) << 8
-            guard flags & UInt16(MA_FLAG_ZSTD) == 0 else { return }
-            let marked = (flags | UInt16(MA_FLAG_ZSTD)) & ~(transcoder == nil ? 0 : UInt16(MA_FLAG_RAW_ADDRESSES))
+            guard flags & UInt16(MA_FLAG_ZSTD | MA_FLAG_COLUMNS) == 0 else { return }
+            let marked = columns == nil ? flags | UInt16(MA_FLAG_ZSTD) : (flags | UInt16(MA_FLAG_COLUMNS)) & ~UInt16(MA_FLAG_RAW_ADDRESSES)
             buffer[10] = UInt8(marked & 0xff)
             buffer[11] = UInt8(marked >> 8)
             try write(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<headerSize]), at: 0)
@@ -175,44 +178,15 @@ final class TraceCompressor {
 }
 
 extension TraceCompressor {
-    /// A transcoder when the trace's header says its addresses are raw, else nil.
-    private func rawAddressTranscoder(_ input: Int32) throws -> RawAddressTranscoder? {
+    /// A column block writer when the trace's header says its addresses are raw, else nil.
+    private func columnBlockWriter(_ input: Int32) throws -> ColumnBlockWriter? {
         var header = [UInt8](repeating: 0, count: Int(MA_TRACE_HEADER_SIZE))
         guard pread(input, &header, header.count, 0) == header.count else {
             throw RecordError(message: "\(tracePath): cannot read the trace header")
         }
         let flags = UInt16(header[10]) | UInt16(header[11]) << 8
-        return flags & UInt16(MA_FLAG_RAW_ADDRESSES) != 0 ? RawAddressTranscoder() : nil
-    }
-}
-
-/// Codes the raw addresses of a record stream (schema: adr), whole records at a time.
-public final class RawAddressTranscoder {
-    private var coder = ma_address_coder()
-    private var output: [UInt8] = []
-
-    public init() {}
-
-    /// Transcodes the whole records at the start of `input`, handing the coded bytes to `consume`;
-    /// returns the bytes of `input` it used (a record cut at its end is left), nil at a record it
-    /// cannot read.
-    public func transcode(_ input: UnsafeRawBufferPointer, to consume: (UnsafeRawBufferPointer) throws -> Bool) throws -> Int? {
-        guard let base = input.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return 0 }
-        // Room for all the input's records: metadata is copied, an event grows by at most 4 bytes.
-        if output.count < 2 * input.count + 64 { output = [UInt8](repeating: 0, count: 2 * input.count + 64) }
-        var used = 0
-        while used < input.count {
-            var written = 0
-            let consumed = output.withUnsafeMutableBufferPointer { out in
-                ma_transcode_raw_addresses(&coder, base + used, input.count - used, out.baseAddress, out.count, &written)
-            }
-            if written > 0 {
-                guard try output.withUnsafeBytes({ try consume(UnsafeRawBufferPointer(rebasing: $0[0..<written])) }) else { return nil }
-            }
-            guard consumed >= 0 else { return nil }
-            if consumed == 0 { break }
-            used += consumed
-        }
-        return used
+        guard flags & UInt16(MA_FLAG_RAW_ADDRESSES) != 0 else { return nil }
+        guard let writer = ColumnBlockWriter() else { throw RecordError(message: "\(tracePath): cannot start the column coder") }
+        return writer
     }
 }

@@ -42,8 +42,10 @@ public struct TraceFileHeader: Sendable {
     public var flags: UInt16
     /// The pid of the process that wrote the trace.
     public var pid: UInt64
-    /// True when the record stream is zstd-compressed.
-    public var isCompressed: Bool { flags & UInt16(MA_FLAG_ZSTD) != 0 }
+    /// True when the record stream is zstd-compressed (one stream, or column blocks).
+    public var isCompressed: Bool { flags & UInt16(MA_FLAG_ZSTD | MA_FLAG_COLUMNS) != 0 }
+    /// True when the body is column blocks (schema: Column blocks).
+    public var hasColumnBlocks: Bool { flags & UInt16(MA_FLAG_COLUMNS) != 0 }
     /// True when the program's malloc was not the recorder's (an allocator linked into the
     /// executable, as rustc's jemalloc): its heap calls were not seen, only its mappings.
     public var programHasOwnMalloc: Bool { flags & UInt16(MA_FLAG_OWN_MALLOC) != 0 }
@@ -144,7 +146,8 @@ public final class TraceReader {
             throw TraceFormatError(path: path, offset: 12, message: "header size \(u32(12)), expected \(MA_TRACE_HEADER_SIZE)")
         }
         header = TraceFileHeader(version: version, flags: u16(10), pid: u64(16))
-        if header.flags & ~UInt16(MA_FLAG_ZSTD | MA_FLAG_OWN_MALLOC | MA_FLAG_RAW_ADDRESSES) != 0 {
+        if header.flags & ~UInt16(MA_FLAG_ZSTD | MA_FLAG_OWN_MALLOC | MA_FLAG_RAW_ADDRESSES | MA_FLAG_COLUMNS) != 0
+            || header.flags & UInt16(MA_FLAG_ZSTD) != 0 && header.hasColumnBlocks {
             close(fd)
             throw TraceFormatError(path: path, offset: 10, message: "unknown header flags 0x\(String(header.flags, radix: 16))")
         }
@@ -231,7 +234,7 @@ public final class TraceReader {
         var source = try ByteSource(reader: self)
         defer { source.release() }
         var decoder = RecordDecoder()
-        decoder.addresses.raw = header.flags & UInt16(MA_FLAG_RAW_ADDRESSES) != 0
+        decoder.addresses.raw = header.flags & UInt16(MA_FLAG_RAW_ADDRESSES) != 0 || header.hasColumnBlocks
         var batch = TraceBatch()
         var sawEnd = false
         while true {
@@ -278,7 +281,7 @@ public final class TraceReader {
         if let exec { execPath = exec }
     }
 
-    fileprivate func readFile(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {
+    func readFile(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {
         while true {
             let n = pread(fd, buffer.baseAddress, buffer.count, off_t(offset))
             if n >= 0 { return n }
@@ -331,6 +334,7 @@ public struct StackTable: Sendable {
 private struct ByteSource {
     let reader: TraceReader
     private var zstd: ZstdDecompressor?
+    private var blocks: ColumnBlockPrefetcher?
     private var input: UnsafeMutableRawBufferPointer
     private var inputStart = 0, inputEnd = 0
     private var buffer: UnsafeMutableRawBufferPointer
@@ -347,7 +351,13 @@ private struct ByteSource {
     init(reader: TraceReader) throws {
         self.reader = reader
         fileOffset = UInt64(MA_TRACE_HEADER_SIZE)
-        if reader.header.isCompressed {
+        if reader.header.hasColumnBlocks {
+            guard let blocks = ColumnBlockReader() else {
+                throw TraceFormatError(path: reader.path, offset: 10, message: "the trace is zstd-compressed but libzstd.so.1 cannot be loaded")
+            }
+            nonisolated(unsafe) let file = reader
+            self.blocks = ColumnBlockPrefetcher(reader: blocks, from: fileOffset, read: { try file.readFile(into: $0, at: $1) })
+        } else if reader.header.isCompressed {
             guard let z = ZstdDecompressor() else {
                 throw TraceFormatError(path: reader.path, offset: 10, message: "the trace is zstd-compressed but libzstd.so.1 cannot be loaded")
             }
@@ -361,6 +371,7 @@ private struct ByteSource {
     func release() {
         input.deallocate()
         buffer.deallocate()
+        blocks?.stop()
     }
 
     var available: Int { end - start }
@@ -392,6 +403,7 @@ private struct ByteSource {
             buffer.deallocate()
             buffer = grown
         }
+        if blocks != nil { return try fillFromBlock() }
         var produced = false
         while end < buffer.count {
             if inputStart == inputEnd {
@@ -431,6 +443,34 @@ private struct ByteSource {
             if end - start >= 64 << 10 { break }
         }
         return true
+    }
+
+    /// Appends the records of the next column block to the window.
+    private mutating func fillFromBlock() throws -> Bool {
+        switch blocks!.next() {
+        case .block(let records, let count, let fileBytes):
+            defer { blocks!.recycle(records) }
+            if buffer.count - end < count {
+                let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: end + count, alignment: 16)
+                grown.baseAddress!.copyMemory(from: buffer.baseAddress!, byteCount: end)
+                buffer.deallocate()
+                buffer = grown
+            }
+            (buffer.baseAddress! + end).copyMemory(from: records.baseAddress!, byteCount: count)
+            fileOffset += UInt64(fileBytes)
+            end += count
+            return true
+        case .end:
+            eof = true
+            return end > start
+        case .stop(let why):
+            eof = true
+            truncationDetail = why
+            return end > start
+        case .failure(let error):
+            eof = true
+            throw error
+        }
     }
 }
 

@@ -77,10 +77,11 @@ private enum Workload {
 }
 
 /// The program `mematlas record` starts writes raw addresses (MA_FLAG_RAW_ADDRESSES), which
-/// `record` codes before compressing: a raw trace reads as itself, and its coding is exact.
-@Suite struct RawAddressTests {
+/// `record` codes into column blocks (MA_FLAG_COLUMNS): a raw trace reads as itself, and the
+/// column coding gives back exactly its records.
+@Suite struct ColumnCodingTests {
     /// Runs exact_counts.c on 4 threads under the recorder preloaded as `record` would, without
-    /// `record` (nobody codes the addresses): the raw trace stays.
+    /// `record` (nobody codes the records): the raw trace stays.
     func rawTrace() throws -> String {
         let program = try ExamplePrograms.build("c/exact_counts.c")
         let trace = Tracing.scratchDirectory() + "/raw"
@@ -105,13 +106,38 @@ private enum Workload {
         var lines: [String] = []
         try TraceReader(path: trace).readBatches(parallel: false) { batch in
             for e in batch.events[0..<batch.count] {
-                lines.append("\(e.function) \(e.size) \(e.oldAddress) -> \(e.address) stack \(e.stack) thread \(e.thread)")
+                lines.append("\(e.function) \(e.size) \(e.alignment) \(e.oldAddress) -> \(e.address) stack \(e.stack) thread \(e.thread) at \(e.timeNs)")
             }
         }
         return lines
     }
 
-    @Test func aRawTraceReadsWithExactFiguresAndCodesToTheSameEvents() throws {
+    /// The raw trace's records coded as `record` codes them, handed over in pieces of every size
+    /// from 1 to `largestPiece` bytes (so that records are cut everywhere), with the cut record
+    /// carried over; `cut` bytes of a record at the end go last.
+    func columnTrace(of raw: [UInt8], largestPiece: Int = 97, cut: [UInt8] = []) throws -> [UInt8] {
+        let header = Int(MA_TRACE_HEADER_SIZE)
+        var coded = Array(raw[0..<header])
+        let flags = (UInt16(raw[10]) | UInt16(raw[11]) << 8 | UInt16(MA_FLAG_COLUMNS)) & ~UInt16(MA_FLAG_RAW_ADDRESSES)
+        coded[10] = UInt8(flags & 0xff)
+        coded[11] = UInt8(flags >> 8)
+        let writer = try #require(ColumnBlockWriter())
+        var pending: [UInt8] = []
+        var at = header, piece = 1
+        while at < raw.count {
+            let end = min(raw.count, at + piece)
+            pending += raw[at..<end]
+            at = end
+            piece = piece % largestPiece + 1
+            let consumed = try pending.withUnsafeBytes { input in try writer.append(input) { coded += $0 } }
+            pending.removeFirst(try #require(consumed))
+        }
+        #expect(pending.isEmpty)
+        #expect(try cut.withUnsafeBytes { try writer.finish(cut: $0) { coded += $0 } })
+        return coded
+    }
+
+    @Test func aRawTraceReadsWithExactFiguresAndCodesToTheSameRecords() throws {
         let raw = try rawTrace()
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: raw)))
         let flags = UInt16(bytes[10]) | UInt16(bytes[11]) << 8
@@ -124,48 +150,97 @@ private enum Workload {
         #expect(report.temporaryAllocations == 4 * Workload.temporary)
         #expect(report.unmatchedFrees == 0)
 
-        // Coded in pieces of every size from 1 to 97 bytes, so that records are cut everywhere,
-        // carrying each cut record over as `record` does.
-        let header = Int(MA_TRACE_HEADER_SIZE)
-        var coded = Array(bytes[0..<header])
-        coded[10] = 0
-        let transcoder = RawAddressTranscoder()
-        var pending: [UInt8] = []
-        var at = header, piece = 1
-        while at < bytes.count {
-            let end = min(bytes.count, at + piece)
-            pending += bytes[at..<end]
-            at = end
-            piece = piece % 97 + 1
-            let consumed = try pending.withUnsafeBytes { input in
-                try transcoder.transcode(input) { coded += $0; return true }
-            }
-            pending.removeFirst(try #require(consumed))
-        }
-        #expect(pending.isEmpty)
-        let codedTrace = raw + ".coded"
+        let coded = try columnTrace(of: bytes)
+        let codedTrace = raw + ".columns"
         try Data(coded).write(to: URL(fileURLWithPath: codedTrace))
         let rawEvents = try events(raw), codedEvents = try events(codedTrace)
         // Every call the summary counts, and the thread exits' free(NULL)s, which it does not.
         #expect(rawEvents.count >= Int(report.calls.values.reduce(0, +)))
         #expect(codedEvents == rawEvents)
-        // Most addresses are a one-byte place in a move-to-front list instead of 8 bytes.
-        #expect(coded.count < bytes.count * 2 / 3, "\(coded.count) coded bytes, \(bytes.count) raw")
+        let (codedReport, _, _) = try TraceSummary.summarize(path: codedTrace, top: 5)
+        #expect(codedReport.complete)
+        #expect(codedReport.allocations == report.allocations && codedReport.leakedBlocks == report.leakedBlocks)
+        #expect(codedReport.peakHeapBytes == report.peakHeapBytes && codedReport.temporaryAllocations == report.temporaryAllocations)
+        // 8-byte addresses become a symbol of a few bits, and zstd codes each column on its own.
+        #expect(coded.count * 5 < bytes.count, "\(coded.count) coded bytes, \(bytes.count) raw")
     }
 
-    @Test func recordCodesTheAddressesOfTheTraceItCompresses() throws {
+    /// Every record of a real program, whatever its kind (mmap, memalign, realloc in place and
+    /// failed, frees of blocks from before the recorder started), comes back byte for byte.
+    @Test func pythonsRecordsComeBackExactly() throws {
+        let trace = Tracing.scratchDirectory() + "/python"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-c", "import json, mmap; m = mmap.mmap(-1, 1 << 20); d = [json.dumps({'k': i, 'v': [i] * (i % 50)}) for i in range(4000)]; print(len(''.join(d)))"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["LD_PRELOAD"] = try RecorderLibrary.path()
+        environment["MEMATLAS_OUTPUT"] = trace
+        environment["MEMATLAS_ROOT"] = "1"
+        environment["MEMATLAS_PARENT_COMPRESSES"] = "1"
+        environment["PYTHONMALLOC"] = "malloc"
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: trace)))
+        let coded = try columnTrace(of: bytes, largestPiece: 4093)
+        let codedTrace = trace + ".columns"
+        try Data(coded).write(to: URL(fileURLWithPath: codedTrace))
+        let rawEvents = try events(trace)
+        #expect(rawEvents.count > 20_000)
+        #expect(try events(codedTrace) == rawEvents)
+    }
+
+    @Test func recordLeavesColumnBlocks() throws {
         let program = try ExamplePrograms.build("c/exact_counts.c")
         let (result, report) = try Tracing.recordAndSummarize(program, ["4"])
         let bytes = try Data(contentsOf: URL(fileURLWithPath: result.mainTrace)).prefix(12)
-        #expect(bytes[10] == UInt8(MA_FLAG_ZSTD))
+        #expect(bytes[10] == UInt8(MA_FLAG_COLUMNS))
         #expect(report.allocations == 4 * Workload.allocations + 4)
     }
 
     @Test func anUnknownRecordStopsTheCoding() throws {
-        let transcoder = RawAddressTranscoder()
+        let writer = try #require(ColumnBlockWriter())
         var free = [UInt8(MA_REC_FREE)] + [UInt8](repeating: 0x10, count: 8)
         free.append(0x7f)  // no such tag
-        let consumed = try free.withUnsafeBytes { try transcoder.transcode($0) { _ in true } }
+        let consumed = try free.withUnsafeBytes { try writer.append($0) { _ in } }
         #expect(consumed == nil)
+    }
+
+    /// A trace cut inside a block, and blocks with damaged bytes, read up to the damage and say
+    /// where it is, in one line; nothing crashes and nothing is made up.
+    @Test func cutAndDamagedBlocksAreReportedWithTheirOffset() throws {
+        let raw = try [UInt8](Data(contentsOf: URL(fileURLWithPath: try rawTrace())))
+        let coded = try columnTrace(of: raw, largestPiece: 65_536)
+        let directory = Tracing.scratchDirectory()
+        let cut = directory + "/cut"
+        try Data(coded.prefix(coded.count - 100)).write(to: URL(fileURLWithPath: cut))
+        let reader = try TraceReader(path: cut)
+        try reader.readBatches { _ in }
+        guard case .truncated(let reason) = reader.completeness else {
+            Issue.record("a cut trace reads as complete")
+            return
+        }
+        #expect(reason.contains("ends inside the column block at file offset 32"), "\(reason)")
+
+        var rng = SystemRandomNumberGenerator()
+        let damaged = directory + "/damaged"
+        for _ in 0..<300 {
+            var bytes = coded
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                bytes[Int.random(in: 32..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            }
+            try Data(bytes).write(to: URL(fileURLWithPath: damaged))
+            let reader = try TraceReader(path: damaged)
+            do {
+                try reader.readBatches { _ in }
+                if case .truncated(let reason) = reader.completeness {
+                    #expect(reason.contains("file offset") && !reason.contains("\n"), "\(reason)")
+                }
+            } catch let error as TraceFormatError {
+                #expect(!"\(error)".contains("\n"))
+            }
+        }
     }
 }

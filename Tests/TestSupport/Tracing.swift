@@ -25,10 +25,11 @@ public enum Tracing {
         return (result, report)
     }
 
-    /// Whether a trace's header says its body is zstd-compressed (MA_FLAG_ZSTD).
+    /// Whether a trace's header says its body is compressed: one zstd stream (MA_FLAG_ZSTD) or
+    /// column blocks (MA_FLAG_COLUMNS, 0x8).
     public static func isCompressed(_ trace: String) throws -> Bool {
         let header = try Data(contentsOf: URL(fileURLWithPath: trace)).prefix(12)
-        return header.count == 12 && header.prefix(8) == Data("MEMATLAS".utf8) && header[10] & 1 == 1
+        return header.count == 12 && header.prefix(8) == Data("MEMATLAS".utf8) && header[10] & (1 | 8) != 0
     }
 
     /// The built `mematlas` executable (next to the test bundle, as `swift build` lays them out).

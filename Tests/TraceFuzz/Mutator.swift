@@ -1,4 +1,5 @@
 import MemAtlasTraceSchema
+import TraceIO
 
 /// A seeded random generator (SplitMix64): one per input, so any input can be made again alone.
 struct SplitMix64: RandomNumberGenerator {
@@ -43,9 +44,9 @@ struct Mutator {
         var notes = [seed.name]
         let mode = rng.below(100)
         if mode < 15, let compressed = seeds.filter(\.isCompressed).randomElement(using: &rng) {
-            // Raw damage to a compressed file as the recorder wrote it.
+            // Raw damage to a compressed file as the recorder wrote it (zstd or column blocks).
             var file = compressed.file
-            notes = [compressed.name, "raw-zstd"]
+            notes = [compressed.name, "raw-compressed"]
             for _ in 0..<(1 + rng.below(3)) { damageBytes(&file, from: 32, &rng, &notes) }
             return Input(bytes: file, description: notes.joined(separator: " "))
         }
@@ -61,7 +62,16 @@ struct Mutator {
             notes.append("header@\(at)")
         }
         let compress = rng.chance(45)
-        if compress {
+        if compress, header[10] & UInt8(MA_FLAG_RAW_ADDRESSES) != 0, rng.chance(50), let blocks = ColumnBlocks.blocks(of: stream) {
+            // Raw-address records as `mematlas record` codes them: column blocks.
+            header[10] = (header[10] & ~UInt8(MA_FLAG_RAW_ADDRESSES | MA_FLAG_ZSTD)) | UInt8(MA_FLAG_COLUMNS)
+            stream = blocks
+            notes.append("columns")
+            if rng.chance(30) {
+                stream.removeLast(rng.below(stream.count + 1))
+                notes.append("cut-columns")
+            }
+        } else if compress {
             header[10] |= UInt8(MA_FLAG_ZSTD)
             stream = Zstd.compress(stream)
             notes.append("zstd")

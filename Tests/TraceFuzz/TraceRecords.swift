@@ -17,10 +17,10 @@ struct TraceRecords {
     var records: [Record] = []
 
     /// Cuts `stream` (the bytes after the file header, decompressed) into records; stops at the
-    /// first record it cannot parse.
-    init(stream: [UInt8]) {
+    /// first record it cannot parse. `rawAddresses`: adr fields are 8 bytes (MA_FLAG_RAW_ADDRESSES).
+    init(stream: [UInt8], rawAddresses: Bool = false) {
         var at = 0
-        while at < stream.count, let record = Self.parse(stream, at) {
+        while at < stream.count, let record = Self.parse(stream, at, rawAddresses: rawAddresses) {
             records.append(record)
             at += record.bytes.count
         }
@@ -29,7 +29,7 @@ struct TraceRecords {
     /// The stream of all records, in order.
     var stream: [UInt8] { records.flatMap(\.bytes) }
 
-    private static func parse(_ s: [UInt8], _ start: Int) -> Record? {
+    private static func parse(_ s: [UInt8], _ start: Int, rawAddresses: Bool) -> Record? {
         var p = start + 1
         var fields: [Range<Int>] = [], counts: [Range<Int>] = []
         func uv(count: Bool = false) -> UInt64? {
@@ -55,6 +55,12 @@ struct TraceRecords {
             return true
         }
         func uvs(_ n: Int) -> Bool { (0..<n).allSatisfy { _ in uv() != nil } }
+        func adr() -> Bool {
+            guard rawAddresses else { return uv() != nil }
+            guard s.count - p >= 8 else { return false }
+            p += 8
+            return true
+        }
         guard start < s.count else { return nil }
         switch Int32(s[start]) {
         case MA_REC_PROCESS:
@@ -80,15 +86,19 @@ struct TraceRecords {
                 guard uvs(3), let runs = uv(count: true), runs < 10_000_000, uvs(Int(runs)) else { return nil }
             }
         case MA_REC_MALLOC, MA_REC_CALLOC, MA_REC_VALLOC, MA_REC_PVALLOC:
-            guard uvs(3) else { return nil }
-        case MA_REC_POSIX_MEMALIGN, MA_REC_ALIGNED_ALLOC, MA_REC_MEMALIGN, MA_REC_REALLOC, MA_REC_REALLOCARRAY:
-            guard uvs(4) else { return nil }
+            guard uvs(2), adr() else { return nil }
+        case MA_REC_POSIX_MEMALIGN, MA_REC_ALIGNED_ALLOC, MA_REC_MEMALIGN:
+            guard uvs(3), adr() else { return nil }
+        case MA_REC_REALLOC, MA_REC_REALLOCARRAY:
+            guard adr(), uvs(2), adr() else { return nil }
         case MA_REC_FREE:
-            guard uvs(1) else { return nil }
-        case MA_REC_MMAP, MA_REC_MREMAP:
-            guard uvs(5) else { return nil }
+            guard adr() else { return nil }
+        case MA_REC_MMAP:
+            guard uvs(4), adr() else { return nil }
+        case MA_REC_MREMAP:
+            guard adr(), uvs(3), adr() else { return nil }
         case MA_REC_MUNMAP:
-            guard uvs(2) else { return nil }
+            guard adr(), uvs(1) else { return nil }
         default:
             return nil
         }

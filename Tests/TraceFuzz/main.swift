@@ -13,6 +13,7 @@ import Glibc
 #endif
 import Analysis
 import Foundation
+import MemAtlasTraceSchema
 import TraceIO
 
 struct Options {
@@ -63,12 +64,20 @@ func fail(_ message: String) -> Never {
 func loadSeed(_ path: String) -> Seed {
     guard let data = FileManager.default.contents(atPath: path), data.count >= 32 else { fail("\(path): not a trace") }
     let file = Array(data)
-    let compressed = file[10] & 1 != 0
-    let stream = compressed ? Zstd.decompress(Array(file[32...])) : Array(file[32...])
-    let records = TraceRecords(stream: stream)
+    var header = Array(file[..<32])
+    let stream: [UInt8]
+    if file[10] & UInt8(MA_FLAG_COLUMNS) != 0 {
+        // Column blocks: mutate the records they hold, which read as a raw-address stream.
+        guard let records = try? ColumnBlocks.records(ofTrace: path) else { fail("\(path): the column blocks do not decode") }
+        stream = records
+        header[10] = (header[10] & ~UInt8(MA_FLAG_COLUMNS)) | UInt8(MA_FLAG_RAW_ADDRESSES)
+    } else {
+        stream = file[10] & 1 != 0 ? Zstd.decompress(Array(file[32...])) : Array(file[32...])
+    }
+    let records = TraceRecords(stream: stream, rawAddresses: header[10] & UInt8(MA_FLAG_RAW_ADDRESSES) != 0)
     let parsed = records.records.reduce(0) { $0 + $1.bytes.count }
     guard parsed == stream.count else { fail("\(path): the record scanner stopped at stream byte \(parsed) of \(stream.count)") }
-    return Seed(name: (path as NSString).lastPathComponent, header: Array(file[..<32]), records: records, file: file, isCompressed: compressed)
+    return Seed(name: (path as NSString).lastPathComponent, header: header, records: records, file: file, isCompressed: file[10] & UInt8(MA_FLAG_ZSTD | MA_FLAG_COLUMNS) != 0)
 }
 
 /// The recipe of the input being read, for the crash handler (which may only call write).

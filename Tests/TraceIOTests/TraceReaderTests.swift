@@ -121,8 +121,8 @@ import TraceModel
         try reader.read(into: &analysis)
         let profile = analysis.finish()
         #expect(reader.completeness != .complete)
-        // mematlas record coded the program's raw addresses, those it salvaged too, and compressed them.
-        #expect(reader.header.isCompressed && reader.header.flags & 0x4 == 0)  // MA_FLAG_RAW_ADDRESSES
+        // mematlas record coded the program's records, those it salvaged too, into column blocks.
+        #expect(reader.header.hasColumnBlocks && reader.header.flags & 0x4 == 0)  // MA_FLAG_RAW_ADDRESSES
         // Every event older than one sample interval is there: the 1,000 blocks (100 to 1,099
         // bytes) and stdout's buffer (4,096 bytes: a pipe's block size), nothing freed.
         #expect(profile.calls[.malloc] == 1001)

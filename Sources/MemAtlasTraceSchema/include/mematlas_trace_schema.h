@@ -44,7 +44,7 @@
  *         With MA_FLAG_RAW_ADDRESSES every adr is instead the address itself, u64 LE (8 bytes), and
  *         there are no lists: the program `mematlas record` starts writes its trace so, since
  *         the lists cost it more time than anything else the recorder does, and `mematlas record`
- *         recodes it (ma_transcode_raw_addresses) on another core before compressing it.
+ *         recodes it into column blocks (MA_FLAG_COLUMNS, below) on another core.
  *
  * Ordering: the recorder appends every event under one lock, so the stream is a total order that
  * respects causality across threads (a free is appended before the real free runs, an
@@ -265,13 +265,111 @@ static inline uint8_t *ma_put_adr(uint8_t *p, struct ma_address_coder *coder, ui
     return p;
 }
 
-/* Recodes a record stream written with MA_FLAG_RAW_ADDRESSES into the adr coding, whole records
- * at a time: reads from input[0..<input_size], writes to output (room for output_capacity bytes),
- * stops before the first record that is cut at the end of the input or would not fit. Returns the
- * input bytes consumed (whole records) and sets *written; -1 at a record it cannot read (an
- * unknown tag or a malformed field), with *written = the bytes of the records before it. The coder
- * starts zeroed and carries over between calls. Output is at most input + 2 bytes an address. */
-long ma_transcode_raw_addresses(struct ma_address_coder *coder, const uint8_t *input, size_t input_size,
-                                uint8_t *output, size_t output_capacity, size_t *written);
+/* ---- Column blocks (MA_FLAG_COLUMNS) --------------------------------------------------------
+ * The trace of the program `mematlas record` starts is written raw (MA_FLAG_RAW_ADDRESSES) and
+ * recoded by `record`, on another core, into column blocks: the same records, with each field
+ * coded against a model of the heap that the reader keeps too, and the fields of each kind in a
+ * column of their own, compressed by zstd one column at a time. The body is then a sequence of
+ * blocks (there is no MA_FLAG_ZSTD):
+ *
+ *   u32 LE  bytes of the block after this field
+ *   u32 LE  bytes of the raw records the block decodes to
+ *   u32 LE  x MA_COLUMNS: bytes of each column's zstd frame (0: the column is empty)
+ *   then the frames, in column order.
+ *
+ * The model carries over from block to block (decode them in order). Decoding gives the raw
+ * records (MA_FLAG_RAW_ADDRESSES coding), which read as any record stream.
+ *
+ * Columns, and what each record puts in them (uv/sv as above; "byte" is one byte):
+ *   OP        one byte per record:
+ *               0..10     MA_REC_FREE, the byte being its freed symbol (below)
+ *               11        MA_REC_MUNMAP: MISC uv address, uv length
+ *               16 + MA_STACK_CODES * kind + stack code: an event with a stack, kind = its place
+ *                         in (malloc, calloc, realloc, reallocarray, posix_memalign, aligned_alloc,
+ *                         memalign, valloc, pvalloc, mmap, mremap)
+ *               128 + tag a metadata record, its fields (after the tag) verbatim in META
+ *               255       the last record, cut at the end of the trace: the rest of META, verbatim
+ *   Stack code: 0..7 the k-th most recent stack of these events (a move-to-front list of 8);
+ *               8 the stack defined last (the newest MA_REC_STACK); 9 MISC sv(id - previous id).
+ *   Heap events (the malloc family, realloc): their fields in this order, where they have them:
+ *               MISC uv alignment; stack; size; realloc's old block (FREED byte: a freed symbol);
+ *               the returned block (RETURNED byte: a returned symbol).
+ *   Size:       SIZE byte k < 4: the k-th most recent size of the event's stack (4 kept per stack,
+ *               move-to-front; stack ids beyond the stacks defined share one list);
+ *               4: SIZE-RAW uv size; 5 + zigzag(d / 8): size = latest size of the stack + d.
+ *   Freed symbol, for a released heap address:
+ *               k < 8: the live block allocated k-th most recently (a list of 8 live blocks,
+ *               most recent first; a freed one leaves it); 8: the live block with id
+ *               ID-HIGH uv (id >> 8), ID-LOW byte (id & 255); 9: NULL; 10: an address that is
+ *               not a live block, MISC uv address.
+ *               Live blocks get ids as they are returned: the id freed last, else the next new one.
+ *   Returned symbol, for an address the malloc family returned:
+ *               k < 16: the k-th most recently freed block of the request's size class (glibc's
+ *               chunk size: max(32, (size + 23) & ~15), by 16, up to 64 KiB; 16 freed blocks are
+ *               kept per class); 16: NULL; 17: a freed block of another class, CLASS
+ *               uv zigzag(class - request's class), CLASS-INDEX byte k; 18: DELTA uv v, the
+ *               address = the end of the chunk returned last + (v odd ? unzigzag(v >> 1) :
+ *               16 * unzigzag(v >> 1)); 19: realloc in place (the old block, resized).
+ *               A realloc whose old block is live: 19 keeps it, resized; NULL with size > 0
+ *               (failed) keeps it; else it is freed before the new address is coded.
+ *   mmap:       MISC uv prot, uv flags, uv length, stack, MISC uv address;
+ *   mremap:     MISC uv old address, uv old length, uv new length, stack, MISC uv new address.
+ * The exact model (lists, their updates) is ma_column_encode's in schema.c; the reader uses
+ * ma_column_decode, its inverse, so the two cannot drift apart. */
+#define MA_FLAG_COLUMNS 0x0008u
+
+enum {
+    MA_COL_OP, MA_COL_META, MA_COL_SIZE, MA_COL_SIZE_RAW, MA_COL_FREED, MA_COL_ID_HIGH, MA_COL_ID_LOW,
+    MA_COL_RETURNED, MA_COL_CLASS, MA_COL_CLASS_INDEX, MA_COL_DELTA, MA_COL_MISC, MA_COLUMNS
+};
+#define MA_BLOCK_HEADER_SIZE 56 /* 8 + 4 * MA_COLUMNS */
+_Static_assert(MA_BLOCK_HEADER_SIZE == 8 + 4 * MA_COLUMNS, "the block header holds a size per column");
+
+#define MA_OP_MUNMAP 11
+#define MA_OP_STACKED 16
+#define MA_OP_STACKED_KINDS 11
+#define MA_STACK_CODES 10
+#define MA_STACK_NEWEST 8
+#define MA_STACK_EXPLICIT 9
+#define MA_OP_METADATA 128
+#define MA_OP_CUT 255
+#define MA_FREED_BY_ID 8
+#define MA_FREED_NULL 9
+#define MA_FREED_UNKNOWN 10
+#define MA_SIZE_RAW 4
+#define MA_SIZE_DELTA 5
+#define MA_RETURNED_NULL 16
+#define MA_RETURNED_OTHER_CLASS 17
+#define MA_RETURNED_DELTA 18
+#define MA_RETURNED_IN_PLACE 19
+
+struct ma_column_encoder;
+struct ma_column_decoder;
+
+/* NULL when memory runs out. */
+struct ma_column_encoder *ma_column_encoder_create(void);
+void ma_column_encoder_destroy(struct ma_column_encoder *encoder);
+/* Codes the whole records at the start of input (raw addresses) into the current block's columns;
+ * returns the bytes used (a record cut at the end is left), -1 at a record it cannot read. */
+long ma_column_encode(struct ma_column_encoder *encoder, const uint8_t *input, size_t input_size);
+/* Puts a record cut at the end of the trace, as it is, last in the block (MA_OP_CUT). */
+int ma_column_encode_cut(struct ma_column_encoder *encoder, const uint8_t *record, size_t size);
+/* The current block's columns; returns the bytes of raw records they hold. */
+size_t ma_column_encoder_block(const struct ma_column_encoder *encoder, const uint8_t *columns[MA_COLUMNS], size_t sizes[MA_COLUMNS]);
+/* Starts the next block (the model carries on). */
+void ma_column_encoder_next_block(struct ma_column_encoder *encoder);
+
+struct ma_column_decoder *ma_column_decoder_create(void);
+void ma_column_decoder_destroy(struct ma_column_decoder *decoder);
+/* Readable bytes every column given to ma_column_decode must have after its end (their values do
+ * not matter): the decoder checks its reads against the columns' ends only now and then. */
+#define MA_COLUMN_PADDING 4096
+/* Decodes one block's (decompressed) columns into raw records at output; returns their bytes, or
+ * -1 on corrupt input (ma_column_decoder_error says why). Never reads past the columns' padding
+ * nor writes past output_capacity. */
+long ma_column_decode(struct ma_column_decoder *decoder, const uint8_t *const columns[MA_COLUMNS], const size_t sizes[MA_COLUMNS],
+                      uint8_t *output, size_t output_capacity);
+const char *ma_column_decoder_error(const struct ma_column_decoder *decoder);
+const char *ma_column_name(int column);
 
 #endif /* MEMATLAS_TRACE_SCHEMA_H */

@@ -1,0 +1,323 @@
+import Foundation
+import MemAtlasTraceSchema
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes a record stream with raw addresses as column blocks (schema: Column blocks): the model
+/// coding of `ma_column_encode`, then each column as one zstd frame.
+public final class ColumnBlockWriter {
+    /// Raw record bytes a block holds (about 190,000 events): larger blocks code no smaller.
+    public static let blockRawBytes = 2 << 20
+    private let encoder: OpaquePointer
+    private let zstd: ZstdFrameCompressor
+    private var block: [UInt8] = []
+
+    /// nil when zstd cannot be loaded or memory runs out.
+    public init?() {
+        guard let zstd = ZstdFrameCompressor(), let encoder = ma_column_encoder_create() else { return nil }
+        self.zstd = zstd
+        self.encoder = encoder
+    }
+
+    deinit { ma_column_encoder_destroy(encoder) }
+
+    /// Codes the whole records at the start of `input`, handing each full block to `write`; returns
+    /// the bytes of `input` it used (a record cut at its end is left), nil at a record it cannot read.
+    public func append(_ input: UnsafeRawBufferPointer, write: (UnsafeRawBufferPointer) throws -> Void) throws -> Int? {
+        guard let base = input.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return 0 }
+        var used = 0
+        while used < input.count {
+            // Up to the block's end; a single record larger than that goes in whole.
+            let room = max(Self.blockRawBytes - pendingRawBytes, 0)
+            var consumed = ma_column_encode(encoder, base + used, min(input.count - used, room))
+            if consumed == 0 && room < input.count - used { consumed = ma_column_encode(encoder, base + used, input.count - used) }
+            guard consumed >= 0 else { return nil }
+            used += consumed
+            if pendingRawBytes >= Self.blockRawBytes {
+                guard try flush(write: write) else { return nil }
+            } else if consumed == 0 {
+                break
+            }
+        }
+        return used
+    }
+
+    /// Ends the stream: `cut` (the start of a record cut at the end of the trace, possibly empty)
+    /// goes last, as it is, and the last block is written. False on a zstd error.
+    public func finish(cut: UnsafeRawBufferPointer, write: (UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
+        if cut.count > 0 {
+            guard ma_column_encode_cut(encoder, cut.baseAddress?.assumingMemoryBound(to: UInt8.self), cut.count) != 0 else { return false }
+        }
+        return pendingRawBytes == 0 ? true : try flush(write: write)
+    }
+
+    private var pendingRawBytes: Int {
+        var columns = [UnsafePointer<UInt8>?](repeating: nil, count: Int(MA_COLUMNS))
+        var sizes = [Int](repeating: 0, count: Int(MA_COLUMNS))
+        return ma_column_encoder_block(encoder, &columns, &sizes)
+    }
+
+    /// Writes the current block: its header, then each column as a zstd frame.
+    private func flush(write: (UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
+        var columns = [UnsafePointer<UInt8>?](repeating: nil, count: Int(MA_COLUMNS))
+        var sizes = [Int](repeating: 0, count: Int(MA_COLUMNS))
+        let rawBytes = ma_column_encoder_block(encoder, &columns, &sizes)
+        block.removeAll(keepingCapacity: true)
+        block.append(contentsOf: [UInt8](repeating: 0, count: Int(MA_BLOCK_HEADER_SIZE)))
+        func put32(_ value: Int, at offset: Int) {
+            for i in 0..<4 { block[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * i)) }
+        }
+        for i in 0..<Int(MA_COLUMNS) where sizes[i] > 0 {
+            guard let frame = zstd.frame(UnsafeRawBufferPointer(start: columns[i], count: sizes[i])) else { return false }
+            block.append(contentsOf: frame)
+            put32(frame.count, at: 8 + 4 * i)
+        }
+        put32(block.count - 4, at: 0)
+        put32(rawBytes, at: 4)
+        try block.withUnsafeBytes { try write($0) }
+        ma_column_encoder_next_block(encoder)
+        return true
+    }
+}
+
+/// Reads column blocks back into raw records, one block at a time (ma_column_decode).
+struct ColumnBlockReader {
+    /// What the next block gave.
+    enum Outcome {
+        /// `fileBytes` of the file decoded to `decoded` bytes of records.
+        case block(fileBytes: Int, decoded: Int)
+        /// The file ends where a block would start.
+        case end
+        /// The blocks stop here: the file is cut inside a block, or the block is corrupt (why).
+        case stop(String)
+    }
+
+    /// The largest block, compressed or decoded, a reader accepts (the writer's are about 2 MiB).
+    static let maxBlockBytes = 256 << 20
+    private let decoder: OpaquePointer
+    private let zstd: ZstdFrameDecompressor
+    private var compressed = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+    private var columns: [UnsafeMutableRawBufferPointer]
+
+    init?() {
+        guard let zstd = ZstdFrameDecompressor(), let decoder = ma_column_decoder_create() else { return nil }
+        self.zstd = zstd
+        self.decoder = decoder
+        columns = (0..<Int(MA_COLUMNS)).map { _ in .allocate(byteCount: 64 << 10, alignment: 16) }
+        // Empty columns are read from too (past their end, within the padding).
+        for column in columns { column.initializeMemory(as: UInt8.self, repeating: 0) }
+    }
+
+    func release() {
+        ma_column_decoder_destroy(decoder)
+        compressed.deallocate()
+        for column in columns { column.deallocate() }
+    }
+
+    /// Decodes the block at file `offset`. `read` fills a buffer from a file offset and returns the
+    /// bytes it got; `room` returns a buffer of at least the given size for the decoded records.
+    mutating func next(
+        at offset: UInt64, read: (UnsafeMutableRawBufferPointer, UInt64) throws -> Int,
+        room: (Int) -> UnsafeMutableRawBufferPointer
+    ) throws -> Outcome {
+        let headerSize = Int(MA_BLOCK_HEADER_SIZE)
+        let got = try read(UnsafeMutableRawBufferPointer(rebasing: compressed[0..<headerSize]), offset)
+        if got == 0 { return .end }
+        if got < headerSize { return .stop("the trace ends inside the header of the column block at file offset \(offset) (\(got) of \(headerSize) bytes)") }
+        func u32(_ at: Int) -> Int { Int(compressed.load(fromByteOffset: at, as: UInt32.self).littleEndian) }
+        let blockBytes = u32(0) + 4, decodedBytes = u32(4)
+        let sizes = (0..<Int(MA_COLUMNS)).map { u32(8 + 4 * $0) }
+        func corrupt(_ why: String) -> Outcome {
+            .stop("corrupt column block at file offset \(offset): \(why); the events before it were read")
+        }
+        guard blockBytes <= Self.maxBlockBytes, decodedBytes <= Self.maxBlockBytes,
+              blockBytes == headerSize + sizes.reduce(0, +)
+        else { return corrupt("its header's sizes do not add up (block \(blockBytes) bytes, columns \(sizes))") }
+        if compressed.count < blockBytes {
+            compressed.deallocate()
+            compressed = .allocate(byteCount: blockBytes, alignment: 16)
+        }
+        let body = UnsafeMutableRawBufferPointer(rebasing: compressed[headerSize..<blockBytes])
+        var have = 0
+        while have < body.count {
+            let n = try read(UnsafeMutableRawBufferPointer(rebasing: body[have...]), offset + UInt64(headerSize + have))
+            if n == 0 { break }
+            have += n
+        }
+        if have < body.count {
+            return .stop("the trace ends inside the column block at file offset \(offset) (\(headerSize + have) of \(blockBytes) bytes): the recording was cut")
+        }
+        var start = 0
+        var pointers = [UnsafePointer<UInt8>?](repeating: nil, count: Int(MA_COLUMNS))
+        var lengths = [Int](repeating: 0, count: Int(MA_COLUMNS))
+        for i in 0..<Int(MA_COLUMNS) {
+            let frame = UnsafeRawBufferPointer(rebasing: body[start..<(start + sizes[i])])
+            start += sizes[i]
+            defer { pointers[i] = UnsafePointer(columns[i].baseAddress!.assumingMemoryBound(to: UInt8.self)) }
+            guard sizes[i] > 0 else { continue }
+            guard let size = zstd.contentSize(frame), size <= UInt64(Self.maxBlockBytes) else {
+                return corrupt("its \(String(cString: ma_column_name(Int32(i)))) column is not a zstd frame that states its size")
+            }
+            // The decoder reads up to MA_COLUMN_PADDING bytes past a column's end before it checks.
+            if columns[i].count < Int(size) + Int(MA_COLUMN_PADDING) {
+                columns[i].deallocate()
+                columns[i] = .allocate(byteCount: Int(size) + Int(MA_COLUMN_PADDING), alignment: 16)
+            }
+            do {
+                lengths[i] = try zstd.decompress(frame, into: UnsafeMutableRawBufferPointer(rebasing: columns[i][0..<Int(size)]))
+            } catch let error as ZstdError {
+                return corrupt("its \(String(cString: ma_column_name(Int32(i)))) column: \(error.name)")
+            }
+        }
+        // MA_MAX_EVENT_RECORD to spare: the decoder stops once an event would pass the stated size.
+        let output = room(decodedBytes + Int(MA_MAX_EVENT_RECORD))
+        let decoded = ma_column_decode(decoder, pointers, lengths, output.baseAddress?.assumingMemoryBound(to: UInt8.self), output.count)
+        guard decoded >= 0 else { return corrupt(String(cString: ma_column_decoder_error(decoder))) }
+        guard decoded == decodedBytes else { return corrupt("it decodes to \(decoded) bytes of records, its header says \(decodedBytes)") }
+        return .block(fileBytes: blockBytes, decoded: decoded)
+    }
+}
+
+/// Runs a `ColumnBlockReader` on a thread of its own, up to `depth` blocks ahead of the record
+/// decoder: decoding the model is the costliest part of reading such a trace, and this way it
+/// overlaps the parsing and whatever the caller does with the events.
+final class ColumnBlockPrefetcher: @unchecked Sendable {
+    enum Item {
+        /// A decoded block: its records, and the file bytes it took.
+        case block(UnsafeMutableRawBufferPointer, count: Int, fileBytes: Int)
+        case end
+        case stop(String)
+        case failure(Error)
+    }
+
+    private static let depth = 2
+    private let lock = NSLock()
+    private var items: [Item] = []
+    private var spare: [UnsafeMutableRawBufferPointer] = []
+    private var cancelled = false
+    private let ready = DispatchSemaphore(value: 0)
+    private let room = DispatchSemaphore(value: depth)
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// Starts decoding the blocks from file offset `offset`, reading the file with `read`.
+    init(reader: ColumnBlockReader, from offset: UInt64, read: @escaping @Sendable (UnsafeMutableRawBufferPointer, UInt64) throws -> Int) {
+        nonisolated(unsafe) var blocks = reader
+        let thread = Thread { [self] in
+            var offset = offset
+            defer {
+                blocks.release()
+                finished.signal()
+            }
+            while true {
+                room.wait()
+                lock.lock()
+                let stop = cancelled
+                var buffer = spare.popLast() ?? .allocate(byteCount: 4 << 20, alignment: 16)
+                lock.unlock()
+                if stop {
+                    buffer.deallocate()
+                    return
+                }
+                let item: Item
+                do {
+                    switch try blocks.next(at: offset, read: read, room: { needed in
+                        if buffer.count < needed {
+                            buffer.deallocate()
+                            buffer = .allocate(byteCount: needed, alignment: 16)
+                        }
+                        return buffer
+                    }) {
+                    case .block(let fileBytes, let decoded):
+                        offset += UInt64(fileBytes)
+                        item = .block(buffer, count: decoded, fileBytes: fileBytes)
+                    case .end: item = .end
+                    case .stop(let why): item = .stop(why)
+                    }
+                } catch {
+                    item = .failure(error)
+                }
+                lock.lock()
+                if case .block = item {} else { spare.append(buffer) }
+                items.append(item)
+                lock.unlock()
+                ready.signal()
+                if case .block = item {} else { return }
+            }
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    /// The next decoded block (or how the blocks ended). Hand a block's buffer back with `recycle`.
+    func next() -> Item {
+        ready.wait()
+        lock.lock()
+        defer { lock.unlock() }
+        return items.removeFirst()
+    }
+
+    func recycle(_ buffer: UnsafeMutableRawBufferPointer) {
+        lock.lock()
+        spare.append(buffer)
+        lock.unlock()
+        room.signal()
+    }
+
+    /// Stops the thread (at most one block later) and frees the buffers.
+    func stop() {
+        lock.lock()
+        cancelled = true
+        lock.unlock()
+        room.signal()
+        finished.wait()
+        lock.lock()
+        for case .block(let buffer, _, _) in items { buffer.deallocate() }
+        for buffer in spare { buffer.deallocate() }
+        items = []
+        spare = []
+        lock.unlock()
+    }
+}
+
+/// Whole-stream conversions, for tools and tests.
+public enum ColumnBlocks {
+    /// A record stream with raw addresses (a whole one: a cut last record goes last as it is) as
+    /// column blocks; nil when a record cannot be read or zstd cannot be loaded.
+    public static func blocks(of stream: [UInt8]) -> [UInt8]? {
+        guard let writer = ColumnBlockWriter() else { return nil }
+        var out: [UInt8] = []
+        return stream.withUnsafeBytes { input -> [UInt8]? in
+            guard let used = try? writer.append(input, write: { out += $0 }),
+                  (try? writer.finish(cut: UnsafeRawBufferPointer(rebasing: input[used...]), write: { out += $0 })) == true
+            else { return nil }
+            return out
+        }
+    }
+
+    /// The records (raw addresses) that a column-block trace's blocks decode to, up to the first
+    /// block that is cut or corrupt.
+    public static func records(ofTrace path: String) throws -> [UInt8] {
+        let reader = try TraceReader(path: path)
+        guard var blocks = ColumnBlockReader() else { throw TraceFormatError(path: path, offset: 10, message: "libzstd.so.1 cannot be loaded") }
+        defer { blocks.release() }
+        var offset = UInt64(MA_TRACE_HEADER_SIZE)
+        var records: [UInt8] = []
+        var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 16)
+        defer { buffer.deallocate() }
+        while case .block(let fileBytes, let decoded) = try blocks.next(
+            at: offset, read: { try reader.readFile(into: $0, at: $1) },
+            room: { needed in
+                if buffer.count < needed {
+                    buffer.deallocate()
+                    buffer = .allocate(byteCount: needed, alignment: 16)
+                }
+                return buffer
+            }) {
+            records += UnsafeRawBufferPointer(rebasing: buffer[0..<decoded])
+            offset += UInt64(fileBytes)
+        }
+        return records
+    }
+}
