@@ -188,7 +188,7 @@ static inline int ring_find(struct ring r, int n, uint64_t v) {
 
 /* Entries 0..k-1 move back one place (over entry k) and v goes in front. */
 static inline void ring_promote(struct ring r, int k, uint64_t v) {
-    for (int i = k; i > 0; i--) r.e[(r.head + (unsigned)i) & r.mask] = ring_at(r, i - 1);
+    r.e[(r.head + (unsigned)k) & r.mask] = r.e[r.head & r.mask];
     r.e[r.head & r.mask] = v;
 }
 
@@ -202,7 +202,7 @@ static inline unsigned ring_push(struct ring r, uint64_t v, uint64_t *dropped) {
 
 /* Takes entry k out (the entries after it move up, the last becomes empty); returns the new head. */
 static inline unsigned ring_take(struct ring r, int k) {
-    for (int i = k; i > 0; i--) r.e[(r.head + (unsigned)i) & r.mask] = ring_at(r, i - 1);
+    r.e[(r.head + (unsigned)k) & r.mask] = r.e[r.head & r.mask];
     r.e[r.head & r.mask] = 0;
     return (r.head + 1) & r.mask;
 }
@@ -708,6 +708,10 @@ int ma_column_encode_cut(struct ma_column_encoder *e, const uint8_t *record, siz
 
 struct ma_column_decoder {
     struct model model;
+    /* The block being decoded: each column's start, cursor and end. */
+    const uint8_t *start[MA_COLUMNS], *p[MA_COLUMNS], *end[MA_COLUMNS];
+    int until_check;
+    uint64_t raw_previous_stack; /* ma_column_decode's stk base */
     char error[200];
 };
 
@@ -841,6 +845,7 @@ static inline uint64_t decode_stack(struct decode *s, uint8_t code) {
         id = m->previous_stack + (uint64_t)unzigzag(in_uv(s, MA_COL_MISC));
     }
     stacks_promote(m, k, id);
+    m->previous_stack = id;
     return id;
 }
 
@@ -878,145 +883,217 @@ static void fill_op_infos(void) {
     }
 }
 
-/* Decodes the event with this op and writes its raw record at out; returns the record's end. */
-static inline uint8_t *decode_event(struct decode *s, uint8_t op, uint8_t *out) {
+/* Decodes the event with this op into ev (its stack absolute). */
+static inline void decode_event(struct decode *s, uint8_t op, struct ma_event *ev) {
     struct model *m = s->m;
     if (op <= MA_FREED_UNKNOWN) {
-        uint64_t address;
-        int64_t id = decode_freed(s, op, &address);
+        int64_t id = decode_freed(s, op, &ev->address);
         if (id >= 0) block_release(m, (uint32_t)id);
-        *out++ = MA_REC_FREE;
-        return put_u64(out, address);
+        ev->tag = MA_REC_FREE;
+        return;
     }
     if (op == MA_OP_MUNMAP) {
-        *out++ = MA_REC_MUNMAP;
-        out = put_u64(out, in_uv(s, MA_COL_MISC));
-        return ma_put_uv(out, in_uv(s, MA_COL_MISC));
+        ev->tag = MA_REC_MUNMAP;
+        ev->address = in_uv(s, MA_COL_MISC);
+        ev->size = in_uv(s, MA_COL_MISC);
+        return;
     }
     unsigned index = (unsigned)op - MA_OP_STACKED;
     if (index >= MA_OP_STACKED_KINDS * MA_STACK_CODES) {
         s->bad = 1;
-        return out;
+        return;
     }
     struct op_info info = op_infos[index];
-    uint8_t tag = info.tag, stack_code = info.stack_code;
-    *out++ = tag;
-    uint64_t stack;
+    ev->tag = info.tag;
     if (info.mapping) {
-        if (tag == MA_REC_MREMAP) {
-            out = put_u64(out, in_uv(s, MA_COL_MISC));
-            out = ma_put_uv(out, in_uv(s, MA_COL_MISC));
-            out = ma_put_uv(out, in_uv(s, MA_COL_MISC));
+        if (info.tag == MA_REC_MREMAP) {
+            ev->old_address = in_uv(s, MA_COL_MISC);
+            ev->old_size = in_uv(s, MA_COL_MISC);
         } else {
-            uint64_t prot = in_uv(s, MA_COL_MISC), flags = in_uv(s, MA_COL_MISC);
-            out = ma_put_uv(out, in_uv(s, MA_COL_MISC));
-            out = ma_put_uv(out, prot);
-            out = ma_put_uv(out, flags);
+            ev->protection = in_uv(s, MA_COL_MISC);
+            ev->flags = in_uv(s, MA_COL_MISC);
         }
-        stack = decode_stack(s, stack_code);
-        out = ma_put_uv(out, ma_zigzag((int64_t)(stack - m->previous_stack)));
-        m->previous_stack = stack;
-        return put_u64(out, in_uv(s, MA_COL_MISC));
+        ev->size = in_uv(s, MA_COL_MISC);
+        ev->stack = decode_stack(s, info.stack_code);
+        ev->address = in_uv(s, MA_COL_MISC);
+        return;
     }
-    uint64_t alignment = info.alignment ? in_uv(s, MA_COL_MISC) : 0;
-    stack = decode_stack(s, stack_code);
-    uint64_t size = decode_size(s, stack), address;
+    if (info.alignment) ev->alignment = in_uv(s, MA_COL_MISC);
+    uint64_t stack = ev->stack = decode_stack(s, info.stack_code);
+    uint64_t size = ev->size = decode_size(s, stack);
     if (info.realloc) {
-        uint64_t old;
-        int64_t id = decode_freed(s, in_byte(s, MA_COL_FREED), &old);
+        int64_t id = decode_freed(s, in_byte(s, MA_COL_FREED), &ev->old_address);
         uint8_t symbol = in_byte(s, MA_COL_RETURNED);
         if (id >= 0 && symbol == MA_RETURNED_IN_PLACE) {
-            address = old;
+            ev->address = ev->old_address;
             m->block_size[id] = size;
             recent_push(m, (uint32_t)id);
         } else if (id >= 0 && symbol == MA_RETURNED_NULL && size > 0) {
-            address = 0;
+            ev->address = 0;
             recent_push(m, (uint32_t)id);
         } else {
             if (id >= 0) block_release(m, (uint32_t)id);
-            address = decode_returned(s, symbol, size);
+            ev->address = decode_returned(s, symbol, size);
         }
-        out = put_u64(out, old);
     } else {
-        address = decode_returned(s, in_byte(s, MA_COL_RETURNED), size);
+        ev->address = decode_returned(s, in_byte(s, MA_COL_RETURNED), size);
     }
-    out = ma_put_uv(out, size);
-    if (info.alignment) out = ma_put_uv(out, alignment);
-    out = ma_put_uv(out, ma_zigzag((int64_t)(stack - m->previous_stack)));
-    m->previous_stack = stack;
-    return put_u64(out, address);
 }
 
-long ma_column_decode(struct ma_column_decoder *d, const uint8_t *const columns[MA_COLUMNS], const size_t sizes[MA_COLUMNS],
-                      uint8_t *output, size_t output_capacity) {
-    struct decode s = {.m = &d->model};
-    const uint8_t *ends[MA_COLUMNS];
-    for (int i = 0; i < MA_COLUMNS; i++) {
-        s.p[i] = columns[i];
-        ends[i] = columns[i] + sizes[i];
+/* Writes an event as the raw stream has it (its stack as a delta against *previous_stack). */
+static uint8_t *write_event(uint8_t *p, const struct ma_event *e, uint64_t *previous_stack) {
+    *p++ = e->tag;
+    uint64_t delta = ma_zigzag((int64_t)(e->stack - *previous_stack));
+    switch (e->tag) {
+    case MA_REC_FREE: return put_u64(p, e->address);
+    case MA_REC_MUNMAP: p = put_u64(p, e->address); return ma_put_uv(p, e->size);
+    case MA_REC_MMAP:
+        p = ma_put_uv(p, e->size);
+        p = ma_put_uv(p, e->protection);
+        p = ma_put_uv(p, e->flags);
+        break;
+    case MA_REC_MREMAP:
+        p = put_u64(p, e->old_address);
+        p = ma_put_uv(p, e->old_size);
+        p = ma_put_uv(p, e->size);
+        break;
+    default:
+        if (is_realloc(e->tag)) p = put_u64(p, e->old_address);
+        p = ma_put_uv(p, e->size);
+        if (has_alignment(e->tag)) p = ma_put_uv(p, e->alignment);
+        break;
     }
-    uint8_t *out = output, *out_end = output + output_capacity;
+    *previous_stack = e->stack;
+    p = ma_put_uv(p, delta);
+    return put_u64(p, e->address);
+}
+
+void ma_column_decoder_start(struct ma_column_decoder *d, const uint8_t *const columns[MA_COLUMNS], const size_t sizes[MA_COLUMNS]) {
+    for (int i = 0; i < MA_COLUMNS; i++) {
+        d->start[i] = d->p[i] = columns[i];
+        d->end[i] = columns[i] + sizes[i];
+    }
+    d->until_check = CHECK_EVENTS;
     d->error[0] = 0;
-    const uint8_t *ops_end = ends[MA_COL_OP];
-    int until_check = CHECK_EVENTS;
-    while (s.p[MA_COL_OP] < ops_end) {
+}
+
+/* Says what went wrong (in d->error) and returns MA_DECODE_CORRUPT. */
+static int decoder_failed(struct ma_column_decoder *d, int bad) {
+    size_t record = (size_t)(d->p[MA_COL_OP] - d->start[MA_COL_OP]);
+    for (int i = 0; i < MA_COLUMNS; i++) {
+        if (d->p[i] > d->end[i]) {
+            snprintf(d->error, sizeof d->error, "near record %zu, its %s column ends early", record, column_names[i]);
+            return MA_DECODE_CORRUPT;
+        }
+    }
+    if (bad) {
+        snprintf(d->error, sizeof d->error,
+                 "near record %zu, a value the heap model cannot take (a freed block that is not live, a free block that is not listed, a code out of range)",
+                 record);
+        return MA_DECODE_CORRUPT;
+    }
+    for (int i = 0; i < MA_COLUMNS; i++) {
+        if (d->p[i] < d->end[i]) {
+            snprintf(d->error, sizeof d->error, "its %s column holds %zu bytes more than its records use", column_names[i],
+                     (size_t)(d->end[i] - d->p[i]));
+            return MA_DECODE_CORRUPT;
+        }
+    }
+    return MA_DECODE_CORRUPT;
+}
+
+long ma_column_decode_events(struct ma_column_decoder *d, struct ma_event *events, size_t capacity, struct ma_decode_stop *stop) {
+    struct decode s = {.m = &d->model};
+    memcpy(s.p, d->p, sizeof s.p);
+    const uint8_t *ops_end = d->end[MA_COL_OP];
+    int until_check = d->until_check;
+    size_t n = 0;
+    stop->kind = MA_DECODE_FULL;
+    stop->tag = 0;
+    stop->record = NULL;
+    stop->size = 0;
+    while (n < capacity) {
+        if (s.p[MA_COL_OP] >= ops_end) {
+            stop->kind = MA_DECODE_END;
+            break;
+        }
         uint8_t op = *s.p[MA_COL_OP]++;
         if (__builtin_expect(op < MA_OP_METADATA, 1)) {
-            if (out_end - out < MA_MAX_EVENT_RECORD) goto too_long;
-            out = decode_event(&s, op, out);
+            struct ma_event *ev = &events[n++];
+            decode_event(&s, op, ev);
         } else if (op == MA_OP_CUT) {
             /* The rest of META: a record cut at the end of the trace, as it was. */
-            size_t length = (size_t)(ends[MA_COL_META] - s.p[MA_COL_META]);
-            if (s.p[MA_COL_META] > ends[MA_COL_META] || s.p[MA_COL_OP] != ops_end) goto corrupt;
-            if (length > (size_t)(out_end - out)) goto too_long;
-            memcpy(out, s.p[MA_COL_META], length);
-            out += length;
-            s.p[MA_COL_META] = ends[MA_COL_META];
+            if (s.p[MA_COL_META] > d->end[MA_COL_META] || s.p[MA_COL_OP] != ops_end) {
+                s.bad = 1;
+            } else {
+                stop->kind = MA_DECODE_CUT;
+                stop->record = s.p[MA_COL_META];
+                stop->size = (size_t)(d->end[MA_COL_META] - s.p[MA_COL_META]);
+                s.p[MA_COL_META] = d->end[MA_COL_META];
+            }
         } else if (op > MA_OP_METADATA && op <= MA_OP_METADATA + MA_REC_RESIDENCY) {
             uint8_t tag = (uint8_t)(op - MA_OP_METADATA);
-            struct cursor c = {s.p[MA_COL_META], ends[MA_COL_META], 0, 0};
-            if (c.p > c.end) goto corrupt;
-            skip_metadata(&c, tag);
-            size_t length = (size_t)(c.p - s.p[MA_COL_META]);
-            if (c.cut || c.bad) goto corrupt;
-            if (length + 1 > (size_t)(out_end - out)) goto too_long;
-            *out++ = tag;
-            memcpy(out, s.p[MA_COL_META], length);
-            out += length;
-            s.p[MA_COL_META] = c.p;
-            if (tag == MA_REC_STACK && !model_stack_defined(s.m)) goto corrupt;
+            struct cursor c = {s.p[MA_COL_META], d->end[MA_COL_META], 0, 0};
+            if (c.p > c.end) {
+                s.bad = 1;
+            } else {
+                skip_metadata(&c, tag);
+                if (c.cut || c.bad || (tag == MA_REC_STACK && !model_stack_defined(s.m))) {
+                    s.bad = 1;
+                } else {
+                    stop->kind = MA_DECODE_METADATA;
+                    stop->tag = tag;
+                    stop->record = s.p[MA_COL_META];
+                    stop->size = (size_t)(c.p - s.p[MA_COL_META]);
+                    s.p[MA_COL_META] = c.p;
+                }
+            }
         } else {
             s.bad = 1;
         }
         if (__builtin_expect(--until_check == 0 || s.bad, 0)) {
             until_check = CHECK_EVENTS;
-            if (s.bad) goto corrupt;
+            if (s.bad) break;
             for (int i = 0; i < MA_COLUMNS; i++)
-                if (s.p[i] > ends[i]) goto corrupt;
+                if (s.p[i] > d->end[i]) s.bad = 1;
+            if (s.bad) break;
         }
+        if (stop->kind != MA_DECODE_FULL) break;
     }
-    for (int i = 0; i < MA_COLUMNS; i++) {
-        if (s.p[i] == ends[i]) continue;
-        if (s.p[i] > ends[i]) goto corrupt;
-        snprintf(d->error, sizeof d->error, "its %s column holds %zu bytes more than its records use", column_names[i],
-                 (size_t)(ends[i] - s.p[i]));
-        return -1;
+    memcpy(d->p, s.p, sizeof s.p);
+    d->until_check = until_check;
+    if (s.bad) return decoder_failed(d, 1);
+    if (stop->kind == MA_DECODE_END || stop->kind == MA_DECODE_CUT) {
+        for (int i = 0; i < MA_COLUMNS; i++)
+            if (d->p[i] != d->end[i]) return decoder_failed(d, 0);
     }
+    return (long)n;
+}
+
+long ma_column_decode(struct ma_column_decoder *d, const uint8_t *const columns[MA_COLUMNS], const size_t sizes[MA_COLUMNS],
+                      uint8_t *output, size_t output_capacity) {
+    ma_column_decoder_start(d, columns, sizes);
+    uint8_t *out = output, *out_end = output + output_capacity;
+    struct ma_event events[256];
+    struct ma_decode_stop stop;
+    do {
+        long n = ma_column_decode_events(d, events, 256, &stop);
+        if (n < 0) return -1;
+        for (long i = 0; i < n; i++) {
+            if (out_end - out < MA_MAX_EVENT_RECORD) goto too_long;
+            out = write_event(out, &events[i], &d->raw_previous_stack);
+        }
+        if (stop.kind == MA_DECODE_METADATA || stop.kind == MA_DECODE_CUT) {
+            size_t tag = stop.kind == MA_DECODE_METADATA;
+            if ((size_t)(out_end - out) < stop.size + tag) goto too_long;
+            if (tag) *out++ = stop.tag;
+            memcpy(out, stop.record, stop.size);
+            out += stop.size;
+        }
+    } while (stop.kind != MA_DECODE_END && stop.kind != MA_DECODE_CUT);
     return (long)(out - output);
 too_long:
     snprintf(d->error, sizeof d->error, "its records are longer than the block header says");
-    return -1;
-corrupt:
-    for (int i = 0; i < MA_COLUMNS; i++) {
-        if (s.p[i] > ends[i]) {
-            snprintf(d->error, sizeof d->error, "near record %zu, its %s column ends early",
-                     (size_t)(s.p[MA_COL_OP] - columns[MA_COL_OP]), column_names[i]);
-            return -1;
-        }
-    }
-    snprintf(d->error, sizeof d->error,
-             "near record %zu, a value the heap model cannot take (a freed block that is not live, a free block that is not listed, a code out of range)",
-             (size_t)(s.p[MA_COL_OP] - columns[MA_COL_OP]));
     return -1;
 }
 

@@ -58,7 +58,8 @@ public enum RecorderLibrary {
     static func compile(_ sources: [URL], to library: URL) throws {
         let compiler = ["cc", "gcc", "clang"].compactMap(findExecutable).first
         guard let compiler else { throw RecorderBuildError(message: "no C compiler (cc, gcc or clang) on PATH to build the recorder") }
-        let temporary = library.path + ".tmp-\(getpid())"
+        // One name per build, also between threads of one process (tests build it concurrently).
+        let temporary = library.path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let arguments = ["-O2", "-g", "-fPIC", "-shared", "-fvisibility=hidden", "-fno-omit-frame-pointer", "-D_GNU_SOURCE",
                          "-I", schemaInclude.path, "-o", temporary] + sources.map(\.path) + ["-lpthread", "-ldl"]
         let process = Process()

@@ -82,12 +82,40 @@ public final class ColumnBlockWriter {
     }
 }
 
-/// Reads column blocks back into raw records, one block at a time (ma_column_decode).
+/// One block's columns, decompressed, each followed by MA_COLUMN_PADDING readable bytes (the
+/// decoder checks its reads against the columns' ends only now and then).
+final class ColumnSet {
+    private(set) var buffers: [UnsafeMutableRawBufferPointer]
+    var pointers: [UnsafePointer<UInt8>?]
+    var lengths: [Int]
+    /// Bytes of the raw records the block holds, and of the file it took.
+    var decodedBytes = 0, fileBytes = 0
+
+    init() {
+        buffers = (0..<Int(MA_COLUMNS)).map { _ in .allocate(byteCount: 64 << 10, alignment: 16) }
+        for buffer in buffers { buffer.initializeMemory(as: UInt8.self, repeating: 0) }
+        pointers = buffers.map { UnsafePointer($0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
+        lengths = [Int](repeating: 0, count: Int(MA_COLUMNS))
+    }
+
+    deinit { for buffer in buffers { buffer.deallocate() } }
+
+    /// Column `i`'s buffer, with room for `size` bytes and the padding.
+    func room(_ i: Int, _ size: Int) -> UnsafeMutableRawBufferPointer {
+        if buffers[i].count < size + Int(MA_COLUMN_PADDING) {
+            buffers[i].deallocate()
+            buffers[i] = .allocate(byteCount: size + Int(MA_COLUMN_PADDING), alignment: 16)
+            pointers[i] = UnsafePointer(buffers[i].baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+        return UnsafeMutableRawBufferPointer(rebasing: buffers[i][0..<size])
+    }
+}
+
+/// Reads column blocks from a trace file and decompresses their columns.
 struct ColumnBlockReader {
     /// What the next block gave.
     enum Outcome {
-        /// `fileBytes` of the file decoded to `decoded` bytes of records.
-        case block(fileBytes: Int, decoded: Int)
+        case block
         /// The file ends where a block would start.
         case end
         /// The blocks stop here: the file is cut inside a block, or the block is corrupt (why).
@@ -96,32 +124,19 @@ struct ColumnBlockReader {
 
     /// The largest block, compressed or decoded, a reader accepts (the writer's are about 2 MiB).
     static let maxBlockBytes = 256 << 20
-    private let decoder: OpaquePointer
     private let zstd: ZstdFrameDecompressor
     private var compressed = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-    private var columns: [UnsafeMutableRawBufferPointer]
 
     init?() {
-        guard let zstd = ZstdFrameDecompressor(), let decoder = ma_column_decoder_create() else { return nil }
+        guard let zstd = ZstdFrameDecompressor() else { return nil }
         self.zstd = zstd
-        self.decoder = decoder
-        columns = (0..<Int(MA_COLUMNS)).map { _ in .allocate(byteCount: 64 << 10, alignment: 16) }
-        // Empty columns are read from too (past their end, within the padding).
-        for column in columns { column.initializeMemory(as: UInt8.self, repeating: 0) }
     }
 
-    func release() {
-        ma_column_decoder_destroy(decoder)
-        compressed.deallocate()
-        for column in columns { column.deallocate() }
-    }
+    func release() { compressed.deallocate() }
 
-    /// Decodes the block at file `offset`. `read` fills a buffer from a file offset and returns the
-    /// bytes it got; `room` returns a buffer of at least the given size for the decoded records.
-    mutating func next(
-        at offset: UInt64, read: (UnsafeMutableRawBufferPointer, UInt64) throws -> Int,
-        room: (Int) -> UnsafeMutableRawBufferPointer
-    ) throws -> Outcome {
+    /// Reads the block at file `offset` into `set` (its columns decompressed); `read` fills a
+    /// buffer from a file offset and returns the bytes it got.
+    mutating func next(at offset: UInt64, read: (UnsafeMutableRawBufferPointer, UInt64) throws -> Int, into set: ColumnSet) throws -> Outcome {
         let headerSize = Int(MA_BLOCK_HEADER_SIZE)
         let got = try read(UnsafeMutableRawBufferPointer(rebasing: compressed[0..<headerSize]), offset)
         if got == 0 { return .end }
@@ -150,43 +165,32 @@ struct ColumnBlockReader {
             return .stop("the trace ends inside the column block at file offset \(offset) (\(headerSize + have) of \(blockBytes) bytes): the recording was cut")
         }
         var start = 0
-        var pointers = [UnsafePointer<UInt8>?](repeating: nil, count: Int(MA_COLUMNS))
-        var lengths = [Int](repeating: 0, count: Int(MA_COLUMNS))
         for i in 0..<Int(MA_COLUMNS) {
             let frame = UnsafeRawBufferPointer(rebasing: body[start..<(start + sizes[i])])
             start += sizes[i]
-            defer { pointers[i] = UnsafePointer(columns[i].baseAddress!.assumingMemoryBound(to: UInt8.self)) }
+            set.lengths[i] = 0
             guard sizes[i] > 0 else { continue }
+            let name = String(cString: ma_column_name(Int32(i)))
             guard let size = zstd.contentSize(frame), size <= UInt64(Self.maxBlockBytes) else {
-                return corrupt("its \(String(cString: ma_column_name(Int32(i)))) column is not a zstd frame that states its size")
-            }
-            // The decoder reads up to MA_COLUMN_PADDING bytes past a column's end before it checks.
-            if columns[i].count < Int(size) + Int(MA_COLUMN_PADDING) {
-                columns[i].deallocate()
-                columns[i] = .allocate(byteCount: Int(size) + Int(MA_COLUMN_PADDING), alignment: 16)
+                return corrupt("its \(name) column is not a zstd frame that states its size")
             }
             do {
-                lengths[i] = try zstd.decompress(frame, into: UnsafeMutableRawBufferPointer(rebasing: columns[i][0..<Int(size)]))
+                set.lengths[i] = try zstd.decompress(frame, into: set.room(i, Int(size)))
             } catch let error as ZstdError {
-                return corrupt("its \(String(cString: ma_column_name(Int32(i)))) column: \(error.name)")
+                return corrupt("its \(name) column: \(error.name)")
             }
         }
-        // MA_MAX_EVENT_RECORD to spare: the decoder stops once an event would pass the stated size.
-        let output = room(decodedBytes + Int(MA_MAX_EVENT_RECORD))
-        let decoded = ma_column_decode(decoder, pointers, lengths, output.baseAddress?.assumingMemoryBound(to: UInt8.self), output.count)
-        guard decoded >= 0 else { return corrupt(String(cString: ma_column_decoder_error(decoder))) }
-        guard decoded == decodedBytes else { return corrupt("it decodes to \(decoded) bytes of records, its header says \(decodedBytes)") }
-        return .block(fileBytes: blockBytes, decoded: decoded)
+        set.decodedBytes = decodedBytes
+        set.fileBytes = blockBytes
+        return .block
     }
 }
 
-/// Runs a `ColumnBlockReader` on a thread of its own, up to `depth` blocks ahead of the record
-/// decoder: decoding the model is the costliest part of reading such a trace, and this way it
-/// overlaps the parsing and whatever the caller does with the events.
+/// Runs a `ColumnBlockReader` on a thread of its own, up to two blocks ahead of the decoder:
+/// reading and decompressing overlap the model's decoding and what the caller does with the events.
 final class ColumnBlockPrefetcher: @unchecked Sendable {
     enum Item {
-        /// A decoded block: its records, and the file bytes it took.
-        case block(UnsafeMutableRawBufferPointer, count: Int, fileBytes: Int)
+        case block(ColumnSet)
         case end
         case stop(String)
         case failure(Error)
@@ -195,14 +199,15 @@ final class ColumnBlockPrefetcher: @unchecked Sendable {
     private static let depth = 2
     private let lock = NSLock()
     private var items: [Item] = []
-    private var spare: [UnsafeMutableRawBufferPointer] = []
+    private var spare: [ColumnSet] = []
     private var cancelled = false
     private let ready = DispatchSemaphore(value: 0)
     private let room = DispatchSemaphore(value: depth)
     private let finished = DispatchSemaphore(value: 0)
 
-    /// Starts decoding the blocks from file offset `offset`, reading the file with `read`.
-    init(reader: ColumnBlockReader, from offset: UInt64, read: @escaping @Sendable (UnsafeMutableRawBufferPointer, UInt64) throws -> Int) {
+    /// Starts reading the blocks from file offset `offset` with `read`; nil when zstd cannot be loaded.
+    init?(from offset: UInt64, read: @escaping @Sendable (UnsafeMutableRawBufferPointer, UInt64) throws -> Int) {
+        guard let reader = ColumnBlockReader() else { return nil }
         nonisolated(unsafe) var blocks = reader
         let thread = Thread { [self] in
             var offset = offset
@@ -214,24 +219,15 @@ final class ColumnBlockPrefetcher: @unchecked Sendable {
                 room.wait()
                 lock.lock()
                 let stop = cancelled
-                var buffer = spare.popLast() ?? .allocate(byteCount: 4 << 20, alignment: 16)
+                let set = spare.popLast() ?? ColumnSet()
                 lock.unlock()
-                if stop {
-                    buffer.deallocate()
-                    return
-                }
+                if stop { return }
                 let item: Item
                 do {
-                    switch try blocks.next(at: offset, read: read, room: { needed in
-                        if buffer.count < needed {
-                            buffer.deallocate()
-                            buffer = .allocate(byteCount: needed, alignment: 16)
-                        }
-                        return buffer
-                    }) {
-                    case .block(let fileBytes, let decoded):
-                        offset += UInt64(fileBytes)
-                        item = .block(buffer, count: decoded, fileBytes: fileBytes)
+                    switch try blocks.next(at: offset, read: read, into: set) {
+                    case .block:
+                        offset += UInt64(set.fileBytes)
+                        item = .block(set)
                     case .end: item = .end
                     case .stop(let why): item = .stop(why)
                     }
@@ -239,7 +235,6 @@ final class ColumnBlockPrefetcher: @unchecked Sendable {
                     item = .failure(error)
                 }
                 lock.lock()
-                if case .block = item {} else { spare.append(buffer) }
                 items.append(item)
                 lock.unlock()
                 ready.signal()
@@ -250,7 +245,7 @@ final class ColumnBlockPrefetcher: @unchecked Sendable {
         thread.start()
     }
 
-    /// The next decoded block (or how the blocks ended). Hand a block's buffer back with `recycle`.
+    /// The next block (or how the blocks ended). Hand a block back with `recycle` once decoded.
     func next() -> Item {
         ready.wait()
         lock.lock()
@@ -258,26 +253,20 @@ final class ColumnBlockPrefetcher: @unchecked Sendable {
         return items.removeFirst()
     }
 
-    func recycle(_ buffer: UnsafeMutableRawBufferPointer) {
+    func recycle(_ set: ColumnSet) {
         lock.lock()
-        spare.append(buffer)
+        spare.append(set)
         lock.unlock()
         room.signal()
     }
 
-    /// Stops the thread (at most one block later) and frees the buffers.
+    /// Stops the thread (after at most the block it is reading).
     func stop() {
         lock.lock()
         cancelled = true
         lock.unlock()
         room.signal()
         finished.wait()
-        lock.lock()
-        for case .block(let buffer, _, _) in items { buffer.deallocate() }
-        for buffer in spare { buffer.deallocate() }
-        items = []
-        spare = []
-        lock.unlock()
     }
 }
 
@@ -300,23 +289,22 @@ public enum ColumnBlocks {
     /// block that is cut or corrupt.
     public static func records(ofTrace path: String) throws -> [UInt8] {
         let reader = try TraceReader(path: path)
-        guard var blocks = ColumnBlockReader() else { throw TraceFormatError(path: path, offset: 10, message: "libzstd.so.1 cannot be loaded") }
-        defer { blocks.release() }
+        guard var blocks = ColumnBlockReader(), let decoder = ma_column_decoder_create() else {
+            throw TraceFormatError(path: path, offset: 10, message: "libzstd.so.1 cannot be loaded")
+        }
+        defer {
+            blocks.release()
+            ma_column_decoder_destroy(decoder)
+        }
+        let set = ColumnSet()
         var offset = UInt64(MA_TRACE_HEADER_SIZE)
         var records: [UInt8] = []
-        var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 16)
-        defer { buffer.deallocate() }
-        while case .block(let fileBytes, let decoded) = try blocks.next(
-            at: offset, read: { try reader.readFile(into: $0, at: $1) },
-            room: { needed in
-                if buffer.count < needed {
-                    buffer.deallocate()
-                    buffer = .allocate(byteCount: needed, alignment: 16)
-                }
-                return buffer
-            }) {
-            records += UnsafeRawBufferPointer(rebasing: buffer[0..<decoded])
-            offset += UInt64(fileBytes)
+        while case .block = try blocks.next(at: offset, read: { try reader.readFile(into: $0, at: $1) }, into: set) {
+            var output = [UInt8](repeating: 0, count: set.decodedBytes + Int(MA_MAX_EVENT_RECORD))
+            let decoded = output.withUnsafeMutableBufferPointer { ma_column_decode(decoder, set.pointers, set.lengths, $0.baseAddress, $0.count) }
+            guard decoded >= 0 else { break }
+            records += output[0..<decoded]
+            offset += UInt64(set.fileBytes)
         }
         return records
     }

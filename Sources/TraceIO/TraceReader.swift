@@ -231,10 +231,11 @@ public final class TraceReader {
         process = nil
         eventCount = 0
         durationNs = 0
+        if header.hasColumnBlocks { return try decodeColumnBlocks(progress: progress, handOver: handOver) }
         var source = try ByteSource(reader: self)
         defer { source.release() }
         var decoder = RecordDecoder()
-        decoder.addresses.raw = header.flags & UInt16(MA_FLAG_RAW_ADDRESSES) != 0 || header.hasColumnBlocks
+        decoder.addresses.raw = header.flags & UInt16(MA_FLAG_RAW_ADDRESSES) != 0
         var batch = TraceBatch()
         var sawEnd = false
         while true {
@@ -266,6 +267,85 @@ public final class TraceReader {
                 return
             }
         }
+    }
+
+    /// The decode loop of a trace in column blocks (schema: Column blocks): the model decodes
+    /// events straight into the batch, and metadata records go through the record decoder.
+    private func decodeColumnBlocks(progress: ((ReadProgress) -> Void)?, handOver: (TraceBatch) throws -> TraceBatch) throws {
+        nonisolated(unsafe) let file = self
+        guard let blocks = ColumnBlockPrefetcher(from: UInt64(MA_TRACE_HEADER_SIZE), read: { try file.readFile(into: $0, at: $1) }),
+              let model = ma_column_decoder_create()
+        else { throw TraceFormatError(path: path, offset: 10, message: "the trace is zstd-compressed but libzstd.so.1 cannot be loaded") }
+        defer {
+            blocks.stop()
+            ma_column_decoder_destroy(model)
+        }
+        var decoder = RecordDecoder()
+        var events = [ma_event](repeating: ma_event(), count: 4096)
+        var batch = TraceBatch()
+        var sawEnd = false
+        var fileOffset = UInt64(MA_TRACE_HEADER_SIZE)
+        var cutBytes = 0
+        var stopped: String?
+        blocks: while true {
+            let set: ColumnSet
+            switch blocks.next() {
+            case .block(let next): set = next
+            case .end: break blocks
+            case .stop(let why):
+                stopped = why
+                break blocks
+            case .failure(let error): throw error
+            }
+            defer { blocks.recycle(set) }
+            ma_column_decoder_start(model, set.pointers, set.lengths)
+            let blockOffset = fileOffset
+            func corrupt(_ message: String) -> TraceFormatError {
+                TraceFormatError(path: path, offset: blockOffset, message: "in the column block at this offset: \(message)")
+            }
+            while true {
+                var stop = ma_decode_stop()
+                let room = min(events.count, TraceBatch.capacity - batch.count)
+                let n = events.withUnsafeMutableBufferPointer { ma_column_decode_events(model, $0.baseAddress, room, &stop) }
+                if n < 0 {
+                    stopped = "corrupt column block at file offset \(blockOffset): \(String(cString: ma_column_decoder_error(model))); the events before it were read"
+                    break blocks
+                }
+                for i in 0..<n {
+                    guard decoder.append(events[i], to: batch) else { throw corrupt("stack id \(events[i].stack) used before it was defined") }
+                }
+                if batch.isFull { batch = try handOver(batch) }
+                switch stop.kind {
+                case Int32(MA_DECODE_METADATA):
+                    let record = UnsafeRawBufferPointer(start: stop.record, count: stop.size)
+                    var c = Cursor(p: stop.record, end: stop.record + stop.size)
+                    try decoder.decodeMetadata(stop.tag, &c, recordStart: stop.record, reader: self, batch: batch, sawEnd: &sawEnd) { _, message in
+                        corrupt(message)
+                    }
+                    if c.cut || c.overlong || c.p != c.end {
+                        throw corrupt("a malformed record with tag 0x\(String(stop.tag, radix: 16)) (\(record.count) bytes)")
+                    }
+                case Int32(MA_DECODE_CUT): cutBytes = stop.size
+                case Int32(MA_DECODE_END): break
+                default: continue
+                }
+                if stop.kind == Int32(MA_DECODE_END) || stop.kind == Int32(MA_DECODE_CUT) { break }
+            }
+            fileOffset += UInt64(set.fileBytes)
+            progress?(ReadProgress(bytesRead: fileOffset, fileSize: fileSize, events: decoder.events))
+        }
+        eventCount = decoder.events
+        durationNs = decoder.timeNs
+        if let stopped {
+            completeness = .truncated(reason: stopped)
+        } else if cutBytes > 0 {
+            completeness = .truncated(reason: "the trace ends inside a record (\(cutBytes) bytes of it): the process was killed or the file was cut")
+        } else if sawEnd {
+            completeness = .complete
+        } else {
+            completeness = .truncated(reason: "the trace has no exit record: the process was killed or crashed before it could exit")
+        }
+        if batch.count > 0 || !batch.ticks.isEmpty { _ = try handOver(batch) }
     }
 
     // MARK: Metadata records (called by the decoder)
@@ -334,7 +414,6 @@ public struct StackTable: Sendable {
 private struct ByteSource {
     let reader: TraceReader
     private var zstd: ZstdDecompressor?
-    private var blocks: ColumnBlockPrefetcher?
     private var input: UnsafeMutableRawBufferPointer
     private var inputStart = 0, inputEnd = 0
     private var buffer: UnsafeMutableRawBufferPointer
@@ -351,13 +430,7 @@ private struct ByteSource {
     init(reader: TraceReader) throws {
         self.reader = reader
         fileOffset = UInt64(MA_TRACE_HEADER_SIZE)
-        if reader.header.hasColumnBlocks {
-            guard let blocks = ColumnBlockReader() else {
-                throw TraceFormatError(path: reader.path, offset: 10, message: "the trace is zstd-compressed but libzstd.so.1 cannot be loaded")
-            }
-            nonisolated(unsafe) let file = reader
-            self.blocks = ColumnBlockPrefetcher(reader: blocks, from: fileOffset, read: { try file.readFile(into: $0, at: $1) })
-        } else if reader.header.isCompressed {
+        if reader.header.isCompressed {
             guard let z = ZstdDecompressor() else {
                 throw TraceFormatError(path: reader.path, offset: 10, message: "the trace is zstd-compressed but libzstd.so.1 cannot be loaded")
             }
@@ -371,7 +444,6 @@ private struct ByteSource {
     func release() {
         input.deallocate()
         buffer.deallocate()
-        blocks?.stop()
     }
 
     var available: Int { end - start }
@@ -403,7 +475,6 @@ private struct ByteSource {
             buffer.deallocate()
             buffer = grown
         }
-        if blocks != nil { return try fillFromBlock() }
         var produced = false
         while end < buffer.count {
             if inputStart == inputEnd {
@@ -445,33 +516,6 @@ private struct ByteSource {
         return true
     }
 
-    /// Appends the records of the next column block to the window.
-    private mutating func fillFromBlock() throws -> Bool {
-        switch blocks!.next() {
-        case .block(let records, let count, let fileBytes):
-            defer { blocks!.recycle(records) }
-            if buffer.count - end < count {
-                let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: end + count, alignment: 16)
-                grown.baseAddress!.copyMemory(from: buffer.baseAddress!, byteCount: end)
-                buffer.deallocate()
-                buffer = grown
-            }
-            (buffer.baseAddress! + end).copyMemory(from: records.baseAddress!, byteCount: count)
-            fileOffset += UInt64(fileBytes)
-            end += count
-            return true
-        case .end:
-            eof = true
-            return end > start
-        case .stop(let why):
-            eof = true
-            truncationDetail = why
-            return end > start
-        case .failure(let error):
-            eof = true
-            throw error
-        }
-    }
 }
 
 // MARK: - Record decoder
@@ -807,6 +851,57 @@ private struct RecordDecoder {
         return committed - start
     }
 
+    /// Appends an event of a column block as `decodeEvent` would have read it from its record
+    /// (the fields its record has; the others as the last event left them); false for a stack id
+    /// not defined yet.
+    @inline(__always)
+    mutating func append(_ e: ma_event, to batch: TraceBatch) -> Bool {
+        switch Int32(e.tag) {
+        case MA_REC_MALLOC, MA_REC_CALLOC, MA_REC_VALLOC, MA_REC_PVALLOC:
+            event.size = e.size
+            event.alignment = 0
+            event.address = Address(e.address)
+        case MA_REC_POSIX_MEMALIGN, MA_REC_ALIGNED_ALLOC, MA_REC_MEMALIGN:
+            event.size = e.size
+            event.alignment = e.alignment
+            event.address = Address(e.address)
+        case MA_REC_FREE:
+            event.address = Address(e.address)
+            event.size = 0
+        case MA_REC_REALLOC, MA_REC_REALLOCARRAY:
+            event.oldAddress = Address(e.old_address)
+            event.size = e.size
+            event.address = Address(e.address)
+            event.alignment = 0
+        case MA_REC_MMAP:
+            event.size = e.size
+            event.protection = e.protection
+            event.flags = e.flags
+            event.address = Address(e.address)
+        case MA_REC_MUNMAP:
+            event.address = Address(e.address)
+            event.size = e.size
+        default:  // MA_REC_MREMAP
+            event.oldAddress = Address(e.old_address)
+            event.oldSize = e.old_size
+            event.size = e.size
+            event.address = Address(e.address)
+        }
+        switch Int32(e.tag) {
+        case MA_REC_FREE, MA_REC_MUNMAP: event.stack = .none
+        default:
+            if e.stack > knownStacks { return false }
+            event.stack = StackID(UInt32(truncatingIfNeeded: e.stack))
+            previousStack = e.stack
+        }
+        event.function = AllocationFunction(rawValue: e.tag)!
+        event.thread = thread
+        event.timeNs = timeNs
+        events &+= 1
+        batch.append(event)
+        return true
+    }
+
     /// Decodes the fields of an allocator event record into `event`; false for other records.
     @inline(__always)
     private static func decodeEvent(
@@ -854,7 +949,7 @@ private struct RecordDecoder {
     }
 
     /// The records that are not allocator events: stacks, threads, ticks, modules, process, end.
-    private mutating func decodeMetadata(
+    fileprivate mutating func decodeMetadata(
         _ tag: UInt8, _ c: inout Cursor, recordStart: UnsafePointer<UInt8>, reader: TraceReader, batch: TraceBatch,
         sawEnd: inout Bool, corrupt: (UnsafePointer<UInt8>, String) -> TraceFormatError
     ) throws {

@@ -370,6 +370,31 @@ void ma_column_decoder_destroy(struct ma_column_decoder *decoder);
 long ma_column_decode(struct ma_column_decoder *decoder, const uint8_t *const columns[MA_COLUMNS], const size_t sizes[MA_COLUMNS],
                       uint8_t *output, size_t output_capacity);
 const char *ma_column_decoder_error(const struct ma_column_decoder *decoder);
+
+/* One allocator event as a column block holds it: the fields its record has (others are left as
+ * they were), the stack as an id (not a delta). */
+struct ma_event {
+    uint64_t address, old_address, size, old_size, alignment, stack;
+    uint32_t protection, flags;
+    uint8_t tag;
+};
+
+/* Why ma_column_decode_events stopped. */
+enum { MA_DECODE_FULL, MA_DECODE_METADATA, MA_DECODE_CUT, MA_DECODE_END, MA_DECODE_CORRUPT = -1 };
+struct ma_decode_stop {
+    int kind;              /* MA_DECODE_*: the events array is full; a metadata record follows the
+                              events (tag, and its fields after the tag); the last record is cut
+                              (its bytes, tag first); the block is done */
+    uint8_t tag;
+    const uint8_t *record; /* in the META column, valid until the next block starts */
+    size_t size;
+};
+
+/* Starts decoding a block's (decompressed, padded) columns with ma_column_decode_events. */
+void ma_column_decoder_start(struct ma_column_decoder *decoder, const uint8_t *const columns[MA_COLUMNS], const size_t sizes[MA_COLUMNS]);
+/* Decodes the block's next events into events[0..<capacity], up to the next metadata record or the
+ * block's end (*stop says which); returns how many, or -1 (MA_DECODE_CORRUPT) on corrupt input. */
+long ma_column_decode_events(struct ma_column_decoder *decoder, struct ma_event *events, size_t capacity, struct ma_decode_stop *stop);
 const char *ma_column_name(int column);
 
 #endif /* MEMATLAS_TRACE_SCHEMA_H */
