@@ -289,8 +289,11 @@ static inline uint8_t *ma_put_adr(uint8_t *p, struct ma_address_coder *coder, ui
  *                         memalign, valloc, pvalloc, mmap, mremap)
  *               128 + tag a metadata record, its fields (after the tag) verbatim in META
  *               255       the last record, cut at the end of the trace: the rest of META, verbatim
- *   Stack code: 0..7 the k-th most recent stack of these events (a move-to-front list of 8);
- *               8 the stack defined last (the newest MA_REC_STACK); 9 MISC sv(id - previous id).
+ *   Lists:      the model's short lists (recent stacks, recent live blocks, free blocks per class)
+ *               put a new entry in front (the last one drops off), and an entry that is used or
+ *               taken trades places with the front one (moves cost nothing; ma_column_encode).
+ *   Stack code: 0..7 the k-th entry of the list of the 8 last stacks of these events; 8 the stack
+ *               defined last (the newest MA_REC_STACK); 9 MISC sv(id - previous id).
  *   Heap events (the malloc family, realloc): their fields in this order, where they have them:
  *               MISC uv alignment; stack; size; realloc's old block (FREED byte: a freed symbol);
  *               the returned block (RETURNED byte: a returned symbol).
@@ -298,15 +301,15 @@ static inline uint8_t *ma_put_adr(uint8_t *p, struct ma_address_coder *coder, ui
  *               move-to-front; stack ids beyond the stacks defined share one list);
  *               4: SIZE-RAW uv size; 5 + zigzag(d / 8): size = latest size of the stack + d.
  *   Freed symbol, for a released heap address:
- *               k < 8: the live block allocated k-th most recently (a list of 8 live blocks,
- *               most recent first; a freed one leaves it); 8: the live block with id
+ *               k < 8: the k-th entry of the list of the last 8 live blocks allocated (a freed
+ *               one leaves it); 8: the live block with id
  *               ID-HIGH uv (id >> 8), ID-LOW byte (id & 255); 9: NULL; 10: an address that is
  *               not a live block, MISC uv address.
  *               Live blocks get ids as they are returned: the id freed last, else the next new one.
  *   Returned symbol, for an address the malloc family returned:
- *               k < 16: the k-th most recently freed block of the request's size class (glibc's
- *               chunk size: max(32, (size + 23) & ~15), by 16, up to 64 KiB; 16 freed blocks are
- *               kept per class); 16: NULL; 17: a freed block of another class, CLASS
+ *               k < 16: the k-th entry of the list of the last 16 blocks freed of the request's
+ *               size class (glibc's chunk size: max(32, (size + 23) & ~15), by 16, up to 64 KiB);
+ *               16: NULL; 17: a freed block of another class, CLASS
  *               uv zigzag(class - request's class), CLASS-INDEX byte k; 18: DELTA uv v, the
  *               address = the end of the chunk returned last + (v odd ? unzigzag(v >> 1) :
  *               16 * unzigzag(v >> 1)); 19: realloc in place (the old block, resized).
