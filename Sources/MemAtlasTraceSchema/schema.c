@@ -713,6 +713,7 @@ struct ma_column_decoder {
     /* The block being decoded: each column's start, cursor and end. */
     const uint8_t *start[MA_COLUMNS], *p[MA_COLUMNS], *end[MA_COLUMNS];
     int until_check;
+    struct ma_event current;     /* the last event, whose fields the next one starts from */
     uint64_t raw_previous_stack; /* ma_column_decode's stk base */
     char error[200];
 };
@@ -885,19 +886,23 @@ static void fill_op_infos(void) {
     }
 }
 
-/* Decodes the event with this op into ev (its stack absolute). */
+/* Decodes the event with this op into ev, setting the fields its record has (the others keep the
+ * previous event's values, as the reader's record decoder leaves them), its stack absolute. */
 static inline void decode_event(struct decode *s, uint8_t op, struct ma_event *ev) {
     struct model *m = s->m;
     if (op <= MA_FREED_UNKNOWN) {
         int64_t id = decode_freed(s, op, &ev->address);
         if (id >= 0) block_release(m, (uint32_t)id);
         ev->tag = MA_REC_FREE;
+        ev->size = 0;
+        ev->stack = 0;
         return;
     }
     if (op == MA_OP_MUNMAP) {
         ev->tag = MA_REC_MUNMAP;
         ev->address = in_uv(s, MA_COL_MISC);
         ev->size = in_uv(s, MA_COL_MISC);
+        ev->stack = 0;
         return;
     }
     unsigned index = (unsigned)op - MA_OP_STACKED;
@@ -920,7 +925,7 @@ static inline void decode_event(struct decode *s, uint8_t op, struct ma_event *e
         ev->address = in_uv(s, MA_COL_MISC);
         return;
     }
-    if (info.alignment) ev->alignment = in_uv(s, MA_COL_MISC);
+    ev->alignment = info.alignment ? in_uv(s, MA_COL_MISC) : 0;
     uint64_t stack = ev->stack = decode_stack(s, info.stack_code);
     uint64_t size = ev->size = decode_size(s, stack);
     if (info.realloc) {
@@ -1009,6 +1014,7 @@ long ma_column_decode_events(struct ma_column_decoder *d, struct ma_event *event
     memcpy(s.p, d->p, sizeof s.p);
     const uint8_t *ops_end = d->end[MA_COL_OP];
     int until_check = d->until_check;
+    struct ma_event current = d->current; /* local: stores to it cannot alias the model */
     size_t n = 0;
     stop->kind = MA_DECODE_FULL;
     stop->tag = 0;
@@ -1021,8 +1027,8 @@ long ma_column_decode_events(struct ma_column_decoder *d, struct ma_event *event
         }
         uint8_t op = *s.p[MA_COL_OP]++;
         if (__builtin_expect(op < MA_OP_METADATA, 1)) {
-            struct ma_event *ev = &events[n++];
-            decode_event(&s, op, ev);
+            decode_event(&s, op, &current);
+            events[n++] = current;
         } else if (op == MA_OP_CUT) {
             /* The rest of META: a record cut at the end of the trace, as it was. */
             if (s.p[MA_COL_META] > d->end[MA_COL_META] || s.p[MA_COL_OP] != ops_end) {
@@ -1064,6 +1070,7 @@ long ma_column_decode_events(struct ma_column_decoder *d, struct ma_event *event
     }
     memcpy(d->p, s.p, sizeof s.p);
     d->until_check = until_check;
+    d->current = current;
     if (s.bad) return decoder_failed(d, 1);
     if (stop->kind == MA_DECODE_END || stop->kind == MA_DECODE_CUT) {
         for (int i = 0; i < MA_COLUMNS; i++)

@@ -59,6 +59,9 @@ public enum PendingRecords {
             return discard(path, "the trace has no MemAtlas header")
         }
         let flags = UInt16(header[10]) | UInt16(header[11]) << 8
+        // Column blocks are written once the program has ended and its pending records are in
+        // its raw trace; their model cannot take more records without decoding every block.
+        if flags & UInt16(MA_FLAG_COLUMNS) != 0 { return discard(path, "the trace is already coded in column blocks") }
         if !records.isEmpty {
             _ = try? trace.seekToEnd()
             let compressed = flags & UInt16(MA_FLAG_ZSTD) != 0

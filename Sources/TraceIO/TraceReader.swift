@@ -311,8 +311,8 @@ public final class TraceReader {
                     stopped = "corrupt column block at file offset \(blockOffset): \(String(cString: ma_column_decoder_error(model))); the events before it were read"
                     break blocks
                 }
-                for i in 0..<n {
-                    guard decoder.append(events[i], to: batch) else { throw corrupt("stack id \(events[i].stack) used before it was defined") }
+                guard events.withUnsafeBufferPointer({ decoder.append(UnsafeBufferPointer(rebasing: $0[0..<n]), to: batch) }) else {
+                    throw corrupt("a stack id used before it was defined")
                 }
                 if batch.isFull { batch = try handOver(batch) }
                 switch stop.kind {
@@ -620,6 +620,11 @@ public final class TraceBatch {
         events[count] = event
         count += 1
     }
+    /// Appends an event whose every field `fill` sets.
+    @inline(__always) func appendInPlace(_ fill: (inout TraceEvent) -> Void) {
+        fill(&events[count])
+        count += 1
+    }
     func appendTick(timeNs: UInt64, residentBytes: UInt64) {
         ticks.append(TraceTick(eventIndex: count, timeNs: timeNs, residentBytes: residentBytes))
     }
@@ -851,54 +856,30 @@ private struct RecordDecoder {
         return committed - start
     }
 
-    /// Appends an event of a column block as `decodeEvent` would have read it from its record
-    /// (the fields its record has; the others as the last event left them); false for a stack id
-    /// not defined yet.
+    /// Appends the events of a column block (`ma_column_decode_events` fills every field as
+    /// `decodeEvent` leaves it); false at a stack id not defined yet.
     @inline(__always)
-    mutating func append(_ e: ma_event, to batch: TraceBatch) -> Bool {
-        switch Int32(e.tag) {
-        case MA_REC_MALLOC, MA_REC_CALLOC, MA_REC_VALLOC, MA_REC_PVALLOC:
-            event.size = e.size
-            event.alignment = 0
-            event.address = Address(e.address)
-        case MA_REC_POSIX_MEMALIGN, MA_REC_ALIGNED_ALLOC, MA_REC_MEMALIGN:
-            event.size = e.size
-            event.alignment = e.alignment
-            event.address = Address(e.address)
-        case MA_REC_FREE:
-            event.address = Address(e.address)
-            event.size = 0
-        case MA_REC_REALLOC, MA_REC_REALLOCARRAY:
-            event.oldAddress = Address(e.old_address)
-            event.size = e.size
-            event.address = Address(e.address)
-            event.alignment = 0
-        case MA_REC_MMAP:
-            event.size = e.size
-            event.protection = e.protection
-            event.flags = e.flags
-            event.address = Address(e.address)
-        case MA_REC_MUNMAP:
-            event.address = Address(e.address)
-            event.size = e.size
-        default:  // MA_REC_MREMAP
-            event.oldAddress = Address(e.old_address)
-            event.oldSize = e.old_size
-            event.size = e.size
-            event.address = Address(e.address)
+    mutating func append(_ decoded: UnsafeBufferPointer<ma_event>, to batch: TraceBatch) -> Bool {
+        let thread = thread, timeNs = timeNs
+        for e in decoded {
+            guard e.stack <= knownStacks, let function = AllocationFunction(rawValue: e.tag) else { return false }
+            // Every field stored in the batch's slot in place: building the event first and
+            // copying it stalls on loads of the fields just stored.
+            batch.appendInPlace { event in
+                event.address = Address(e.address)
+                event.oldAddress = Address(e.old_address)
+                event.size = e.size
+                event.oldSize = e.old_size
+                event.alignment = e.alignment
+                event.timeNs = timeNs
+                event.stack = StackID(UInt32(truncatingIfNeeded: e.stack))
+                event.thread = thread
+                event.protection = e.protection
+                event.flags = e.flags
+                event.function = function
+            }
         }
-        switch Int32(e.tag) {
-        case MA_REC_FREE, MA_REC_MUNMAP: event.stack = .none
-        default:
-            if e.stack > knownStacks { return false }
-            event.stack = StackID(UInt32(truncatingIfNeeded: e.stack))
-            previousStack = e.stack
-        }
-        event.function = AllocationFunction(rawValue: e.tag)!
-        event.thread = thread
-        event.timeNs = timeNs
-        events &+= 1
-        batch.append(event)
+        events &+= UInt64(decoded.count)
         return true
     }
 

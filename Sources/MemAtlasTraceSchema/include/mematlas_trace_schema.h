@@ -374,8 +374,9 @@ long ma_column_decode(struct ma_column_decoder *decoder, const uint8_t *const co
                       uint8_t *output, size_t output_capacity);
 const char *ma_column_decoder_error(const struct ma_column_decoder *decoder);
 
-/* One allocator event as a column block holds it: the fields its record has (others are left as
- * they were), the stack as an id (not a delta). */
+/* One allocator event of a column block: the fields its record has, the others as the previous
+ * event left them (as the reader's record decoder fills its events); the stack as an id (0 for
+ * free and munmap). */
 struct ma_event {
     uint64_t address, old_address, size, old_size, alignment, stack;
     uint32_t protection, flags;
