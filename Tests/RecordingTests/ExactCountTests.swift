@@ -80,15 +80,14 @@ private enum Workload {
 /// `record` codes into column blocks (MA_FLAG_COLUMNS): a raw trace reads as itself, and the
 /// column coding gives back exactly its records.
 @Suite struct ColumnCodingTests {
-    /// Runs exact_counts.c on 4 threads under the recorder preloaded as `record` would, without
-    /// `record` (nobody codes the records): the raw trace stays.
-    func rawTrace() throws -> String {
-        let program = try ExamplePrograms.build("c/exact_counts.c")
-        let trace = Tracing.scratchDirectory() + "/raw"
+    /// Runs `program` under the recorder preloaded as `record` would, without `record` (nobody
+    /// codes the records): the raw trace stays. Returns its path.
+    func rawTrace(_ program: String, _ arguments: [String], name: String, environment extra: [String: String] = [:]) throws -> String {
+        let trace = Tracing.scratchDirectory() + "/" + name
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = ["4"]
-        var environment = ProcessInfo.processInfo.environment
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
         environment["LD_PRELOAD"] = try RecorderLibrary.path()
         environment["MEMATLAS_OUTPUT"] = trace
         environment["MEMATLAS_ROOT"] = "1"
@@ -99,6 +98,11 @@ private enum Workload {
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
         return trace
+    }
+
+    /// exact_counts.c on 4 threads, raw.
+    func rawTrace() throws -> String {
+        try rawTrace(try ExamplePrograms.build("c/exact_counts.c"), ["4"], name: "raw")
     }
 
     /// Every event's fields, one line each.
@@ -168,21 +172,8 @@ private enum Workload {
     /// Every record of a real program, whatever its kind (mmap, memalign, realloc in place and
     /// failed, frees of blocks from before the recorder started), comes back byte for byte.
     @Test func pythonsRecordsComeBackExactly() throws {
-        let trace = Tracing.scratchDirectory() + "/python"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-c", "import json, mmap; m = mmap.mmap(-1, 1 << 20); d = [json.dumps({'k': i, 'v': [i] * (i % 50)}) for i in range(4000)]; print(len(''.join(d)))"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["LD_PRELOAD"] = try RecorderLibrary.path()
-        environment["MEMATLAS_OUTPUT"] = trace
-        environment["MEMATLAS_ROOT"] = "1"
-        environment["MEMATLAS_PARENT_COMPRESSES"] = "1"
-        environment["PYTHONMALLOC"] = "malloc"
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        let script = "import json, mmap; m = mmap.mmap(-1, 1 << 20); d = [json.dumps({'k': i, 'v': [i] * (i % 50)}) for i in range(4000)]; print(len(''.join(d)))"
+        let trace = try rawTrace("/usr/bin/python3", ["-c", script], name: "python", environment: ["PYTHONMALLOC": "malloc"])
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: trace)))
         let coded = try columnTrace(of: bytes, largestPiece: 4093)
         let codedTrace = trace + ".columns"
