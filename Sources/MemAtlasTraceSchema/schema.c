@@ -103,8 +103,8 @@ static int stacked_kind(uint8_t tag) {
     return -1;
 }
 
-/* One event's fields, as the raw record has them. */
-struct event {
+/* One event's fields, as the raw record has them (the stack as its zigzag delta). */
+struct raw_event {
     uint8_t tag;
     uint64_t size, alignment, old_size, prot, flags, stack_delta, old_address, address;
 };
@@ -117,7 +117,7 @@ static int has_alignment(uint8_t tag) {
 }
 
 /* Reads an event record's fields (after its tag), in the schema's order. */
-static void read_event(struct cursor *c, struct event *e) {
+static void read_event(struct cursor *c, struct raw_event *e) {
     switch (e->tag) {
     case MA_REC_FREE: e->address = get_u64(c); break;
     case MA_REC_MUNMAP: e->old_address = get_u64(c); e->size = get_uv(c); break;
@@ -152,10 +152,13 @@ static inline uint8_t *put_u64(uint8_t *p, uint64_t v) {
 
 /* ---- The model both sides keep ----------------------------------------------------------- */
 
-#define RECENT 8          /* live blocks allocated last (MA_FREED_RECENT) */
-#define CLASS_LIST 16     /* free blocks kept per size class (MA_RETURNED_CLASS_LIST) */
+#define RECENT 8          /* recent live blocks, recent stacks (the freed symbols and stack codes below 8) */
+#define CLASS_LIST 16     /* free blocks kept per size class (the returned symbols below 16) */
 #define CLASSES 4097      /* size classes with lists: chunk sizes up to 64 KiB, by 16 */
 #define STACK_SIZES 4     /* sizes kept per stack */
+_Static_assert(RECENT == MA_FREED_BY_ID && RECENT == MA_STACK_NEWEST && CLASS_LIST == MA_RETURNED_NULL,
+               "the lists' lengths are the schema's first codes after them");
+_Static_assert((RECENT & (RECENT - 1)) == 0 && (CLASS_LIST & (CLASS_LIST - 1)) == 0, "rings of 2^n entries");
 
 /* glibc's chunk size for a request (64-bit): what a freed block can be reused for. */
 static inline uint64_t chunk_size(uint64_t size) {
@@ -603,7 +606,7 @@ static void encode_size(struct ma_column_encoder *e, uint64_t stack, uint64_t si
     code_size_update(sizes, k, size);
 }
 
-static int encode_event(struct ma_column_encoder *e, const struct event *ev) {
+static int encode_event(struct ma_column_encoder *e, const struct raw_event *ev) {
     struct column *misc = &e->columns[MA_COL_MISC];
     struct column *op = &e->columns[MA_COL_OP];
     if (ev->tag == MA_REC_FREE) {
@@ -669,7 +672,7 @@ long ma_column_encode(struct ma_column_encoder *e, const uint8_t *input, size_t 
     while (in < in_end) {
         uint8_t tag = *in;
         struct cursor c = {in + 1, in_end, 0, 0};
-        struct event ev = {.tag = tag};
+        struct raw_event ev = {.tag = tag};
         int is_event = tag >= MA_REC_FIRST_EVENT && tag <= MA_REC_LAST_EVENT;
         if (is_event) read_event(&c, &ev);
         else if (!skip_metadata(&c, tag)) return -1;

@@ -183,7 +183,7 @@
 /* Largest encoded size of one event record, frames excluded (for buffer reservations). */
 #define MA_MAX_EVENT_RECORD 64
 
-/* ---- Encoding (uv, sv, str, adr), shared by the writers: the recorder and the transcoder ---- */
+/* ---- Encoding (uv, sv, str, adr), shared by the recorder and the column coder ---- */
 
 static inline uint8_t *ma_put_uv(uint8_t *p, uint64_t v) {
     while (v >= 0x80) {
