@@ -396,10 +396,10 @@ static void map_free(struct address_map *map) {
     free(map->values);
 }
 
-/* The value of key, or -1. */
-static inline int64_t map_get(const struct address_map *map, uint64_t key) {
+/* The slot of key, or -1. */
+static inline int64_t map_find(const struct address_map *map, uint64_t key) {
     for (uint64_t i = map_slot(map, key);; i = (i + 1) & map->mask) {
-        if (map->keys[i] == key) return map->values[i];
+        if (map->keys[i] == key) return (int64_t)i;
         if (map->keys[i] == 0) return -1;
     }
 }
@@ -451,10 +451,15 @@ static void map_delete(struct address_map *map, uint64_t key) {
 
 /* ---- Encoder ----------------------------------------------------------------------------- */
 
+/* A value of the encoder's block map with this bit: a free block in a class list, the class in
+ * the other bits; without it: a live block's id. */
+#define LISTED 0x80000000u
+
 struct ma_column_encoder {
     struct model model;
-    struct address_map live;   /* address -> id of each live heap block */
-    struct address_map listed; /* address -> size class of each free block in a class list */
+    /* address -> what the model holds there: a live heap block (its id) or a free block in a class
+     * list (LISTED | class). One entry a block: a free or an allocation updates it in place. */
+    struct address_map blocks;
     struct column columns[MA_COLUMNS];
     size_t block_raw_bytes;
 };
@@ -462,7 +467,7 @@ struct ma_column_encoder {
 struct ma_column_encoder *ma_column_encoder_create(void) {
     struct ma_column_encoder *e = calloc(1, sizeof *e);
     if (!e) return NULL;
-    if (!model_init(&e->model) || !map_init(&e->live, 1 << 12) || !map_init(&e->listed, 1 << 12)) {
+    if (!model_init(&e->model) || !map_init(&e->blocks, 1 << 12)) {
         ma_column_encoder_destroy(e);
         return NULL;
     }
@@ -472,8 +477,7 @@ struct ma_column_encoder *ma_column_encoder_create(void) {
 void ma_column_encoder_destroy(struct ma_column_encoder *e) {
     if (!e) return;
     model_free(&e->model);
-    map_free(&e->live);
-    map_free(&e->listed);
+    map_free(&e->blocks);
     for (int i = 0; i < MA_COLUMNS; i++) free(e->columns[i].bytes);
     free(e);
 }
@@ -492,34 +496,37 @@ void ma_column_encoder_next_block(struct ma_column_encoder *e) {
 }
 
 /* Codes a released heap address (free's block, realloc's old one): its symbol (MA_FREED_*),
- * with its id in the ID columns or the address in MISC. Sets *id to the live block's id or -1. */
-static uint8_t encode_freed(struct ma_column_encoder *e, uint64_t address, int64_t *id) {
-    *id = -1;
+ * with its id in the ID columns or the address in MISC. Sets *id to the live block's id and *slot
+ * to its map slot, or both to -1. */
+static uint8_t encode_freed(struct ma_column_encoder *e, uint64_t address, int64_t *id, int64_t *slot) {
+    *id = *slot = -1;
     if (address == 0) return MA_FREED_NULL;
-    int64_t found = map_get(&e->live, address);
-    if (found < 0) {
+    int64_t found = map_find(&e->blocks, address);
+    if (found < 0 || e->blocks.values[found] & LISTED) {
         col_uv(&e->columns[MA_COL_MISC], address);
         return MA_FREED_UNKNOWN;
     }
-    *id = found;
+    uint32_t block = e->blocks.values[found];
+    *id = block;
+    *slot = found;
     struct model *m = &e->model;
-    int k = recent_find(m, (uint32_t)found);
+    int k = recent_find(m, block);
     if (k >= 0) {
         recent_take(m, k);
         return (uint8_t)k;
     }
-    col_uv(&e->columns[MA_COL_ID_HIGH], (uint64_t)found >> 8);
-    col_byte(&e->columns[MA_COL_ID_LOW], (uint8_t)found);
+    col_uv(&e->columns[MA_COL_ID_HIGH], block >> 8);
+    col_byte(&e->columns[MA_COL_ID_LOW], (uint8_t)block);
     return MA_FREED_BY_ID;
 }
 
-static int encode_release(struct ma_column_encoder *e, uint32_t id) {
-    uint64_t address = e->model.block_address[id];
+/* The live block `id` (at map slot `slot`) is freed. */
+static void encode_release(struct ma_column_encoder *e, uint32_t id, int64_t slot) {
     uint32_t class = class_of(e->model.block_size[id]);
-    map_delete(&e->live, address);
     uint64_t dropped = block_release(&e->model, id);
-    if (dropped) map_delete(&e->listed, dropped);
-    return class >= CLASSES || map_put(&e->listed, address, class);
+    if (class < CLASSES) e->blocks.values[slot] = LISTED | class;
+    else map_delete(&e->blocks, e->blocks.keys[slot]);
+    if (dropped) map_delete(&e->blocks, dropped); /* after the slot's update: deleting moves entries */
 }
 
 /* Codes a returned heap address against the free blocks (MA_RETURNED_*) and adds the block. */
@@ -531,18 +538,18 @@ static int encode_returned(struct ma_column_encoder *e, uint64_t address, uint64
         return 1;
     }
     uint32_t class = class_of(size);
-    int64_t listed = map_get(&e->listed, address);
-    if (listed >= 0) {
-        int k = ring_find(class_ring(m, (uint32_t)listed), CLASS_LIST, address);
-        if ((uint32_t)listed == class) {
+    int64_t slot = map_find(&e->blocks, address);
+    if (slot >= 0 && e->blocks.values[slot] & LISTED) {
+        uint32_t listed = e->blocks.values[slot] & ~LISTED;
+        int k = ring_find(class_ring(m, listed), CLASS_LIST, address);
+        if (listed == class) {
             col_byte(returned, (uint8_t)k);
         } else {
             col_byte(returned, MA_RETURNED_OTHER_CLASS);
             col_uv(&e->columns[MA_COL_CLASS], ma_zigzag((int64_t)listed - (int64_t)class));
             col_byte(&e->columns[MA_COL_CLASS_INDEX], (uint8_t)k);
         }
-        class_take(m, (uint32_t)listed, k);
-        map_delete(&e->listed, address);
+        class_take(m, listed, k);
     } else {
         int64_t delta = (int64_t)(address - m->last_end);
         col_byte(returned, MA_RETURNED_DELTA);
@@ -550,9 +557,12 @@ static int encode_returned(struct ma_column_encoder *e, uint64_t address, uint64
     }
     m->last_end = address + chunk_size(size);
     int64_t id = block_add(m, address, size);
+    if (id < 0) return 0;
     /* An address returned while it is live (a free the recorder did not see): the older block's
      * id stays taken, unreachable. */
-    return id >= 0 && map_put(&e->live, address, (uint32_t)id);
+    if (slot >= 0) e->blocks.values[slot] = (uint32_t)id;
+    else if (!map_put(&e->blocks, address, (uint32_t)id)) return 0;
+    return 1;
 }
 
 /* Codes a stack field: returns its MA_STACK_* code (MISC holds the delta when explicit). */
@@ -610,9 +620,10 @@ static int encode_event(struct ma_column_encoder *e, const struct raw_event *ev)
     struct column *misc = &e->columns[MA_COL_MISC];
     struct column *op = &e->columns[MA_COL_OP];
     if (ev->tag == MA_REC_FREE) {
-        int64_t id;
-        col_byte(op, encode_freed(e, ev->address, &id));
-        return id < 0 || encode_release(e, (uint32_t)id);
+        int64_t id, slot;
+        col_byte(op, encode_freed(e, ev->address, &id, &slot));
+        if (id >= 0) encode_release(e, (uint32_t)id, slot);
+        return 1;
     }
     if (ev->tag == MA_REC_MUNMAP) {
         col_byte(op, MA_OP_MUNMAP);
@@ -639,8 +650,8 @@ static int encode_event(struct ma_column_encoder *e, const struct raw_event *ev)
         stack_code = encode_stack(e, ev->stack_delta, &stack);
         encode_size(e, stack, ev->size);
         if (is_realloc(ev->tag)) {
-            int64_t id;
-            uint8_t freed = encode_freed(e, ev->old_address, &id);
+            int64_t id, slot;
+            uint8_t freed = encode_freed(e, ev->old_address, &id, &slot);
             col_byte(&e->columns[MA_COL_FREED], freed);
             if (id >= 0 && ev->address == ev->old_address) {
                 /* In place: the same block, resized. */
@@ -652,7 +663,7 @@ static int encode_event(struct ma_column_encoder *e, const struct raw_event *ev)
                 col_byte(&e->columns[MA_COL_RETURNED], MA_RETURNED_NULL);
                 recent_push(&e->model, (uint32_t)id);
             } else {
-                if (id >= 0 && !encode_release(e, (uint32_t)id)) return 0;
+                if (id >= 0) encode_release(e, (uint32_t)id, slot);
                 if (!encode_returned(e, ev->address, ev->size)) return 0;
             }
         } else if (!encode_returned(e, ev->address, ev->size)) {
