@@ -336,12 +336,13 @@ public final class TraceReader {
         }
         eventCount = decoder.events
         durationNs = decoder.timeNs
-        if let stopped {
-            completeness = .truncated(reason: stopped)
+        // In the order of decodeAll's: a trace with its exit record is complete.
+        if sawEnd {
+            completeness = .complete
         } else if cutBytes > 0 {
             completeness = .truncated(reason: "the trace ends inside a record (\(cutBytes) bytes of it): the process was killed or the file was cut")
-        } else if sawEnd {
-            completeness = .complete
+        } else if let stopped {
+            completeness = .truncated(reason: stopped)
         } else {
             completeness = .truncated(reason: "the trace has no exit record: the process was killed or crashed before it could exit")
         }

@@ -124,10 +124,12 @@ public final class ZstdCompressor {
 
 /// zstd one frame at a time: each column of a column block is one frame (schema: Column blocks).
 public final class ZstdFrameCompressor {
-    private typealias Compress = @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int, UnsafeRawPointer?, Int, Int32) -> Int
+    private typealias Compress = @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int, UnsafeRawPointer?, Int) -> Int
+    private typealias SetParameter = @convention(c) (OpaquePointer?, Int32, Int32) -> Int
     private static let create = ZstdLibrary.function("ZSTD_createCCtx", as: (@convention(c) () -> OpaquePointer?).self)
     private static let free = ZstdLibrary.function("ZSTD_freeCCtx", as: ZstdLibrary.Free.self)
-    private static let compress = ZstdLibrary.function("ZSTD_compressCCtx", as: Compress.self)
+    private static let setParameter = ZstdLibrary.function("ZSTD_CCtx_setParameter", as: SetParameter.self)
+    private static let compress = ZstdLibrary.function("ZSTD_compress2", as: Compress.self)
     private static let bound = ZstdLibrary.function("ZSTD_compressBound", as: (@convention(c) (Int) -> Int).self)
 
     /// Level 1: the columns hold few repeats for the match finder, and level 1 both codes them
@@ -138,9 +140,13 @@ public final class ZstdFrameCompressor {
 
     /// nil when libzstd cannot be loaded.
     public init?() {
-        guard Self.free != nil, Self.compress != nil, Self.bound != nil, ZstdLibrary.isError != nil,
+        guard Self.free != nil, Self.setParameter != nil, Self.compress != nil, Self.bound != nil, ZstdLibrary.isError != nil,
               let context = Self.create?() else { return nil }
         self.context = context
+        _ = Self.setParameter!(context, 100, Self.level)  // ZSTD_c_compressionLevel
+        // ZSTD_c_checksumFlag: each frame ends with a checksum of its content (4 bytes), so that
+        // damaged bytes are found when the frame is read instead of decoding to wrong events.
+        _ = Self.setParameter!(context, 201, 1)
     }
 
     deinit {
@@ -155,7 +161,7 @@ public final class ZstdFrameCompressor {
             output.deallocate()
             output = .allocate(byteCount: needed, alignment: 16)
         }
-        let size = Self.compress!(context, output.baseAddress, output.count, bytes.baseAddress, bytes.count, Self.level)
+        let size = Self.compress!(context, output.baseAddress, output.count, bytes.baseAddress, bytes.count)
         if ZstdLibrary.isError!(size) != 0 { return nil }
         return UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(output)[0..<size])
     }
