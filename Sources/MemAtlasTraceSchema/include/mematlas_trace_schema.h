@@ -275,7 +275,8 @@ static inline uint8_t *ma_put_adr(uint8_t *p, struct ma_address_coder *coder, ui
  *   u32 LE  bytes of the block after this field
  *   u32 LE  bytes of the raw records the block decodes to
  *   u32 LE  x MA_COLUMNS: bytes of each column's zstd frame (0: the column is empty)
- *   then the frames, in column order.
+ *   then the frames, in column order, each stating its content size and ending with its content
+ *   checksum (so damage is found when the block is read).
  *
  * The model carries over from block to block (decode them in order). Decoding gives the raw
  * records (MA_FLAG_RAW_ADDRESSES coding), which read as any record stream.
@@ -317,8 +318,8 @@ static inline uint8_t *ma_put_adr(uint8_t *p, struct ma_address_coder *coder, ui
  *               (failed) keeps it; else it is freed before the new address is coded.
  *   mmap:       MISC uv prot, uv flags, uv length, stack, MISC uv address;
  *   mremap:     MISC uv old address, uv old length, uv new length, stack, MISC uv new address.
- * The exact model (lists, their updates) is ma_column_encode's in schema.c; the reader uses
- * ma_column_decode, its inverse, so the two cannot drift apart. */
+ * The exact model (lists, their updates) is in schema.c, shared by ma_column_encode and its
+ * inverses, ma_column_decode_events (the reader's) and ma_column_decode, so they cannot drift apart. */
 #define MA_FLAG_COLUMNS 0x0008u
 
 enum {
