@@ -11,7 +11,8 @@ import Glibc
 /// never spends its time in zstd, which is otherwise its costliest part. A thread follows the
 /// trace as it grows and compresses it into `TRACE.compressing`; `finish` (after the program
 /// ended and its pending records were appended) compresses the rest, writes the header with
-/// MA_FLAG_ZSTD and renames the result over the trace. Until then, and whenever something fails,
+/// MA_FLAG_COLUMNS (MA_FLAG_ZSTD for a trace without raw addresses) and renames the result over
+/// the trace. Until then, and whenever something fails,
 /// the uncompressed trace stays as it is: a valid trace.
 ///
 /// The program writes its addresses raw (MA_FLAG_RAW_ADDRESSES): coding them was the costliest
