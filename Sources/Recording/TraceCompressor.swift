@@ -28,6 +28,8 @@ final class TraceCompressor {
     private let zstd: ZstdCompressor
     private let partialPath: String
     private let done = DispatchSemaphore(value: 0)
+    /// Signalled when the program ended, so that the follower does not sleep out its pause.
+    private let wake = DispatchSemaphore(value: 0)
     private let lock = NSLock()
     private var programEnded = false
     private var thread: Thread?
@@ -57,6 +59,7 @@ final class TraceCompressor {
         lock.lock()
         programEnded = true
         lock.unlock()
+        wake.signal()
         done.wait()
     }
 
@@ -73,7 +76,7 @@ final class TraceCompressor {
             input = open(tracePath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
             if input >= 0 { break }
             if hasProgramEnded { return }
-            usleep(2000)
+            _ = wake.wait(timeout: .now() + .milliseconds(2))
         }
         defer { close(input) }
         // A file with no name until it is complete (O_TMPFILE), so that nothing is left behind when
@@ -142,7 +145,7 @@ final class TraceCompressor {
                 if hasProgramEnded {
                     ended = true
                 } else {
-                    usleep(pause)
+                    _ = wake.wait(timeout: .now() + .microseconds(Int(pause)))
                     pause = min(pause * 2, 20_000)
                 }
             }
