@@ -254,15 +254,7 @@ public final class TraceReader {
                 let leftover = source.available
                 eventCount = decoder.events
                 durationNs = decoder.timeNs
-                if sawEnd {
-                    completeness = .complete
-                } else if leftover > 0 {
-                    completeness = .truncated(reason: "the trace ends inside a record (\(leftover) bytes of it): the process was killed or the file was cut")
-                } else if let detail = source.truncationDetail {
-                    completeness = .truncated(reason: detail)
-                } else {
-                    completeness = .truncated(reason: "the trace has no exit record: the process was killed or crashed before it could exit")
-                }
+                completeness = Self.completeness(sawEnd: sawEnd, cutBytes: leftover, stopped: source.truncationDetail)
                 if batch.count > 0 || !batch.ticks.isEmpty { _ = try handOver(batch) }
                 return
             }
@@ -336,17 +328,20 @@ public final class TraceReader {
         }
         eventCount = decoder.events
         durationNs = decoder.timeNs
-        // In the order of decodeAll's: a trace with its exit record is complete.
-        if sawEnd {
-            completeness = .complete
-        } else if cutBytes > 0 {
-            completeness = .truncated(reason: "the trace ends inside a record (\(cutBytes) bytes of it): the process was killed or the file was cut")
-        } else if let stopped {
-            completeness = .truncated(reason: stopped)
-        } else {
-            completeness = .truncated(reason: "the trace has no exit record: the process was killed or crashed before it could exit")
-        }
+        completeness = Self.completeness(sawEnd: sawEnd, cutBytes: cutBytes, stopped: stopped)
         if batch.count > 0 || !batch.ticks.isEmpty { _ = try handOver(batch) }
+    }
+
+    /// How whole a read trace is: complete with its exit record (events may follow it), else cut
+    /// inside a record (`cutBytes` of it), else stopped where the stream could not be read
+    /// (`stopped` says why), else ended without an exit record.
+    private static func completeness(sawEnd: Bool, cutBytes: Int, stopped: String?) -> TraceCompleteness {
+        if sawEnd { return .complete }
+        if cutBytes > 0 {
+            return .truncated(reason: "the trace ends inside a record (\(cutBytes) bytes of it): the process was killed or the file was cut")
+        }
+        if let stopped { return .truncated(reason: stopped) }
+        return .truncated(reason: "the trace has no exit record: the process was killed or crashed before it could exit")
     }
 
     // MARK: Metadata records (called by the decoder)
