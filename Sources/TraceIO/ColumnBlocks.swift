@@ -8,17 +8,20 @@ import Glibc
 /// Writes a record stream with raw addresses as column blocks (schema: Column blocks): the model
 /// coding of `ma_column_encode`, then each column as one zstd frame.
 public final class ColumnBlockWriter {
-    /// Raw record bytes a block holds (about 190,000 events): larger blocks code no smaller.
-    public static let blockRawBytes = 2 << 20
+    /// Raw record bytes a block holds by default (about 190,000 events): larger blocks code little
+    /// smaller (8 MiB: 0.9%).
+    public static let defaultBlockRawBytes = 2 << 20
+    private let blockRawBytes: Int
     private let encoder: OpaquePointer
     private let zstd: ZstdFrameCompressor
     private var block: [UInt8] = []
 
     /// nil when zstd cannot be loaded or memory runs out.
-    public init?() {
+    public init?(blockRawBytes: Int = defaultBlockRawBytes) {
         guard let zstd = ZstdFrameCompressor(), let encoder = ma_column_encoder_create() else { return nil }
         self.zstd = zstd
         self.encoder = encoder
+        self.blockRawBytes = blockRawBytes
     }
 
     deinit { ma_column_encoder_destroy(encoder) }
@@ -30,12 +33,12 @@ public final class ColumnBlockWriter {
         var used = 0
         while used < input.count {
             // Up to the block's end; a single record larger than that goes in whole.
-            let room = max(Self.blockRawBytes - pendingRawBytes, 0)
+            let room = max(blockRawBytes - pendingRawBytes, 0)
             var consumed = ma_column_encode(encoder, base + used, min(input.count - used, room))
             if consumed == 0 && room < input.count - used { consumed = ma_column_encode(encoder, base + used, input.count - used) }
             guard consumed >= 0 else { return nil }
             used += consumed
-            if pendingRawBytes >= Self.blockRawBytes {
+            if pendingRawBytes >= blockRawBytes {
                 guard try flush(write: write) else { return nil }
             } else if consumed == 0 {
                 break
@@ -202,12 +205,16 @@ final class ColumnBlockPrefetcher: @unchecked Sendable {
     private var spare: [ColumnSet] = []
     private var cancelled = false
     private let ready = DispatchSemaphore(value: 0)
-    private let room = DispatchSemaphore(value: depth)
+    /// Blocks the thread may read ahead. Made with 0 and signalled `depth` times: libdispatch traps
+    /// when a semaphore is freed with a value below the one it was made with, as this one is when
+    /// the reader stops before the last block.
+    private let room = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
 
     /// Starts reading the blocks from file offset `offset` with `read`; nil when zstd cannot be loaded.
     init?(from offset: UInt64, read: @escaping @Sendable (UnsafeMutableRawBufferPointer, UInt64) throws -> Int) {
         guard let reader = ColumnBlockReader() else { return nil }
+        for _ in 0..<Self.depth { room.signal() }
         nonisolated(unsafe) var blocks = reader
         let thread = Thread { [self] in
             var offset = offset

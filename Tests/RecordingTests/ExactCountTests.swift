@@ -119,13 +119,13 @@ private enum Workload {
     /// The raw trace's records coded as `record` codes them, handed over in pieces of every size
     /// from 1 to `largestPiece` bytes (so that records are cut everywhere), with the cut record
     /// carried over; a record cut at the end goes last, as it is.
-    func columnTrace(of raw: [UInt8], largestPiece: Int = 97) throws -> [UInt8] {
+    func columnTrace(of raw: [UInt8], largestPiece: Int = 97, blockRawBytes: Int = ColumnBlockWriter.defaultBlockRawBytes) throws -> [UInt8] {
         let header = Int(MA_TRACE_HEADER_SIZE)
         var coded = Array(raw[0..<header])
         let flags = (UInt16(raw[10]) | UInt16(raw[11]) << 8 | UInt16(MA_FLAG_COLUMNS)) & ~UInt16(MA_FLAG_RAW_ADDRESSES)
         coded[10] = UInt8(flags & 0xff)
         coded[11] = UInt8(flags >> 8)
-        let writer = try #require(ColumnBlockWriter())
+        let writer = try #require(ColumnBlockWriter(blockRawBytes: blockRawBytes))
         var pending: [UInt8] = []
         var at = header, piece = 1
         while at < raw.count {
@@ -222,7 +222,9 @@ private enum Workload {
     /// where it is, in one line; nothing crashes and nothing is made up.
     @Test func cutAndDamagedBlocksAreReportedWithTheirOffset() throws {
         let raw = try [UInt8](Data(contentsOf: URL(fileURLWithPath: try rawTrace())))
-        let coded = try columnTrace(of: raw, largestPiece: 65_536)
+        // Blocks of 2 KiB: the damage is often in a block that the reader's thread has read past.
+        let coded = try columnTrace(of: raw, largestPiece: 65_536, blockRawBytes: 2048)
+        #expect(coded.count > 10 * 2048 / 5, "several blocks")
         let directory = Tracing.scratchDirectory()
         let cut = directory + "/cut"
         try Data(coded.prefix(coded.count - 100)).write(to: URL(fileURLWithPath: cut))
@@ -232,7 +234,20 @@ private enum Workload {
             Issue.record("a cut trace reads as complete")
             return
         }
-        #expect(reason.contains("ends inside the column block at file offset 32"), "\(reason)")
+        #expect(reason.contains("ends inside the column block at file offset") && reason.contains("the recording was cut"), "\(reason)")
+
+        // The first block damaged: the reader stops while its thread has read blocks ahead.
+        var first = coded
+        let frame = 32 + Int(MA_BLOCK_HEADER_SIZE)  // the first column's frame
+        for i in frame + 8..<frame + 16 { first[i] ^= 0x5a }
+        try Data(first).write(to: URL(fileURLWithPath: directory + "/first"))
+        let stopped = try TraceReader(path: directory + "/first")
+        try stopped.readBatches { _ in }
+        guard case .truncated(let why) = stopped.completeness else {
+            Issue.record("a trace with a damaged first block reads as complete")
+            return
+        }
+        #expect(why.hasPrefix("corrupt column block at file offset 32: "), "\(why)")
 
         var rng = SystemRandomNumberGenerator()
         let damaged = directory + "/damaged"
