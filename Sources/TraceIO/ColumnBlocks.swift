@@ -32,16 +32,24 @@ public final class ColumnBlockWriter {
         guard let base = input.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return 0 }
         var used = 0
         while used < input.count {
-            // Up to the block's end; a single record larger than that goes in whole.
-            let room = max(blockRawBytes - pendingRawBytes, 0)
-            var consumed = ma_column_encode(encoder, base + used, min(input.count - used, room))
-            if consumed == 0 && room < input.count - used { consumed = ma_column_encode(encoder, base + used, input.count - used) }
+            // The records that fit in the block's room.
+            let left = input.count - used, room = max(blockRawBytes - pendingRawBytes, 0)
+            var consumed = room > 0 ? ma_column_encode(encoder, base + used, min(left, room)) : 0
             guard consumed >= 0 else { return nil }
+            if consumed == 0 && room < left {
+                if pendingRawBytes > 0 {
+                    // The next record does not fit: the block is done.
+                    guard try flush(write: write) else { return nil }
+                    continue
+                }
+                // A record larger than a whole block: it goes in with what follows it in the input.
+                consumed = ma_column_encode(encoder, base + used, left)
+                guard consumed >= 0 else { return nil }
+            }
+            if consumed == 0 { break }  // a record cut at the end of the input
             used += consumed
             if pendingRawBytes >= blockRawBytes {
                 guard try flush(write: write) else { return nil }
-            } else if consumed == 0 {
-                break
             }
         }
         return used
@@ -191,6 +199,9 @@ struct ColumnBlockReader {
 
 /// Runs a `ColumnBlockReader` on a thread of its own, up to two blocks ahead of the decoder:
 /// reading and decompressing overlap the model's decoding and what the caller does with the events.
+/// A small trace (under `threadedFileBytes`) is read on the caller's thread instead: a thread for
+/// each read of a small trace costs more than it saves (and a malloc arena each, in a process that
+/// reads many).
 final class ColumnBlockPrefetcher: @unchecked Sendable {
     enum Item {
         case block(ColumnSet)
@@ -199,6 +210,7 @@ final class ColumnBlockPrefetcher: @unchecked Sendable {
         case failure(Error)
     }
 
+    static let threadedFileBytes: UInt64 = 4 << 20
     private static let depth = 2
     private let lock = NSLock()
     private var items: [Item] = []
@@ -210,18 +222,24 @@ final class ColumnBlockPrefetcher: @unchecked Sendable {
     /// the reader stops before the last block.
     private let room = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
+    /// The reader's state: used by the thread, or by the caller when there is none.
+    private var blocks: ColumnBlockReader
+    private var offset: UInt64
+    private let read: @Sendable (UnsafeMutableRawBufferPointer, UInt64) throws -> Int
+    private let threaded: Bool
 
-    /// Starts reading the blocks from file offset `offset` with `read`; nil when zstd cannot be loaded.
-    init?(from offset: UInt64, read: @escaping @Sendable (UnsafeMutableRawBufferPointer, UInt64) throws -> Int) {
+    /// Starts reading the blocks of a file of `fileBytes` from file offset `offset` with `read`;
+    /// nil when zstd cannot be loaded.
+    init?(from offset: UInt64, fileBytes: UInt64, read: @escaping @Sendable (UnsafeMutableRawBufferPointer, UInt64) throws -> Int) {
         guard let reader = ColumnBlockReader() else { return nil }
+        blocks = reader
+        self.offset = offset
+        self.read = read
+        threaded = fileBytes >= Self.threadedFileBytes
+        guard threaded else { return }
         for _ in 0..<Self.depth { room.signal() }
-        nonisolated(unsafe) var blocks = reader
         let thread = Thread { [self] in
-            var offset = offset
-            defer {
-                blocks.release()
-                finished.signal()
-            }
+            defer { finished.signal() }
             while true {
                 room.wait()
                 lock.lock()
@@ -229,18 +247,7 @@ final class ColumnBlockPrefetcher: @unchecked Sendable {
                 let set = spare.popLast() ?? ColumnSet()
                 lock.unlock()
                 if stop { return }
-                let item: Item
-                do {
-                    switch try blocks.next(at: offset, read: read, into: set) {
-                    case .block:
-                        offset += UInt64(set.fileBytes)
-                        item = .block(set)
-                    case .end: item = .end
-                    case .stop(let why): item = .stop(why)
-                    }
-                } catch {
-                    item = .failure(error)
-                }
+                let item = readItem(into: set)
                 lock.lock()
                 items.append(item)
                 lock.unlock()
@@ -252,8 +259,26 @@ final class ColumnBlockPrefetcher: @unchecked Sendable {
         thread.start()
     }
 
+    deinit { blocks.release() }
+
+    /// Reads the next block into `set`, or says how the blocks ended.
+    private func readItem(into set: ColumnSet) -> Item {
+        do {
+            switch try blocks.next(at: offset, read: read, into: set) {
+            case .block:
+                offset += UInt64(set.fileBytes)
+                return .block(set)
+            case .end: return .end
+            case .stop(let why): return .stop(why)
+            }
+        } catch {
+            return .failure(error)
+        }
+    }
+
     /// The next block (or how the blocks ended). Hand a block back with `recycle` once decoded.
     func next() -> Item {
+        guard threaded else { return readItem(into: spare.popLast() ?? ColumnSet()) }
         ready.wait()
         lock.lock()
         defer { lock.unlock() }
@@ -264,11 +289,12 @@ final class ColumnBlockPrefetcher: @unchecked Sendable {
         lock.lock()
         spare.append(set)
         lock.unlock()
-        room.signal()
+        if threaded { room.signal() }
     }
 
     /// Stops the thread (after at most the block it is reading).
     func stop() {
+        guard threaded else { return }
         lock.lock()
         cancelled = true
         lock.unlock()

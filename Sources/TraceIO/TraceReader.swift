@@ -265,7 +265,7 @@ public final class TraceReader {
     /// events straight into the batch, and metadata records go through the record decoder.
     private func decodeColumnBlocks(progress: ((ReadProgress) -> Void)?, handOver: (TraceBatch) throws -> TraceBatch) throws {
         nonisolated(unsafe) let file = self
-        guard let blocks = ColumnBlockPrefetcher(from: UInt64(MA_TRACE_HEADER_SIZE), read: { try file.readFile(into: $0, at: $1) }),
+        guard let blocks = ColumnBlockPrefetcher(from: UInt64(MA_TRACE_HEADER_SIZE), fileBytes: fileSize, read: { try file.readFile(into: $0, at: $1) }),
               let model = ma_column_decoder_create()
         else { throw TraceFormatError(path: path, offset: 10, message: "the trace is zstd-compressed but libzstd.so.1 cannot be loaded") }
         defer {

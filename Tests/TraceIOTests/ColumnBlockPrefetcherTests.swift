@@ -29,7 +29,7 @@ import Testing
     @Test func stoppingEarlyWhileTheThreadIsAheadIsClean() throws {
         let reader = try TraceReader(path: try trace(events: 10_000))
         for _ in 0..<20 {
-            var prefetcher: ColumnBlockPrefetcher? = try #require(ColumnBlockPrefetcher(from: UInt64(MA_TRACE_HEADER_SIZE)) {
+            var prefetcher: ColumnBlockPrefetcher? = try #require(ColumnBlockPrefetcher(from: UInt64(MA_TRACE_HEADER_SIZE), fileBytes: .max) {
                 try reader.readFile(into: $0, at: $1)
             })
             guard case .block(let set) = prefetcher!.next() else {
@@ -41,6 +41,33 @@ import Testing
             prefetcher!.stop()
             prefetcher = nil
         }
+    }
+
+    /// Read with the thread and without, the same blocks come, then the end.
+    @Test func theThreadAndTheCallerReadTheSameBlocks() throws {
+        let path = try trace(events: 10_000)
+        let reader = try TraceReader(path: path)
+        var sizes: [[Int]] = []
+        for fileBytes in [UInt64.max, 0] {
+            let prefetcher = try #require(ColumnBlockPrefetcher(from: UInt64(MA_TRACE_HEADER_SIZE), fileBytes: fileBytes) {
+                try reader.readFile(into: $0, at: $1)
+            })
+            var blocks: [Int] = []
+            reading: while true {
+                switch prefetcher.next() {
+                case .block(let set):
+                    blocks.append(set.fileBytes)
+                    prefetcher.recycle(set)
+                case .end: break reading
+                case .stop(let why): Issue.record("stopped: \(why)"); break reading
+                case .failure(let error): Issue.record("failed: \(error)"); break reading
+                }
+            }
+            prefetcher.stop()
+            sizes.append(blocks)
+        }
+        #expect(sizes[0].count > 20 && sizes[0] == sizes[1], "\(sizes[0].count) and \(sizes[1].count) blocks")
+        #expect(UInt64(sizes[0].reduce(0, +)) + UInt64(MA_TRACE_HEADER_SIZE) == reader.fileSize)
     }
 
     /// Every event of a many-block trace reads, in order.
