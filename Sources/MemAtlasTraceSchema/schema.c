@@ -490,6 +490,8 @@ size_t ma_column_encoder_block(const struct ma_column_encoder *e, const uint8_t 
     return e->block_raw_bytes;
 }
 
+size_t ma_column_encoder_raw_bytes(const struct ma_column_encoder *e) { return e->block_raw_bytes; }
+
 void ma_column_encoder_next_block(struct ma_column_encoder *e) {
     for (int i = 0; i < MA_COLUMNS; i++) e->columns[i].size = 0;
     e->block_raw_bytes = 0;

@@ -64,11 +64,7 @@ public final class ColumnBlockWriter {
         return pendingRawBytes == 0 ? true : try flush(write: write)
     }
 
-    private var pendingRawBytes: Int {
-        var columns = [UnsafePointer<UInt8>?](repeating: nil, count: Int(MA_COLUMNS))
-        var sizes = [Int](repeating: 0, count: Int(MA_COLUMNS))
-        return ma_column_encoder_block(encoder, &columns, &sizes)
-    }
+    private var pendingRawBytes: Int { ma_column_encoder_raw_bytes(encoder) }
 
     /// Writes the current block: its header, then each column as a zstd frame.
     private func flush(write: (UnsafeRawBufferPointer) throws -> Void) throws -> Bool {

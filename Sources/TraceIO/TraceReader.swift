@@ -307,21 +307,19 @@ public final class TraceReader {
                     throw corrupt("a stack id used before it was defined")
                 }
                 if batch.isFull { batch = try handOver(batch) }
-                switch stop.kind {
-                case Int32(MA_DECODE_METADATA):
-                    let record = UnsafeRawBufferPointer(start: stop.record, count: stop.size)
+                if stop.kind == Int32(MA_DECODE_METADATA) {
                     var c = Cursor(p: stop.record, end: stop.record + stop.size)
                     try decoder.decodeMetadata(stop.tag, &c, recordStart: stop.record, reader: self, batch: batch, sawEnd: &sawEnd) { _, message in
                         corrupt(message)
                     }
                     if c.cut || c.overlong || c.p != c.end {
-                        throw corrupt("a malformed record with tag 0x\(String(stop.tag, radix: 16)) (\(record.count) bytes)")
+                        throw corrupt("a malformed record with tag 0x\(String(stop.tag, radix: 16)) (\(stop.size) bytes)")
                     }
-                case Int32(MA_DECODE_CUT): cutBytes = stop.size
-                case Int32(MA_DECODE_END): break
-                default: continue
+                } else if stop.kind != Int32(MA_DECODE_FULL) {
+                    // The block is done (MA_DECODE_END), or its last record is cut (MA_DECODE_CUT).
+                    if stop.kind == Int32(MA_DECODE_CUT) { cutBytes = stop.size }
+                    break
                 }
-                if stop.kind == Int32(MA_DECODE_END) || stop.kind == Int32(MA_DECODE_CUT) { break }
             }
             fileOffset += UInt64(set.fileBytes)
             progress?(ReadProgress(bytesRead: fileOffset, fileSize: fileSize, events: decoder.events))

@@ -360,6 +360,8 @@ long ma_column_encode(struct ma_column_encoder *encoder, const uint8_t *input, s
 int ma_column_encode_cut(struct ma_column_encoder *encoder, const uint8_t *record, size_t size);
 /* The current block's columns; returns the bytes of raw records they hold. */
 size_t ma_column_encoder_block(const struct ma_column_encoder *encoder, const uint8_t *columns[MA_COLUMNS], size_t sizes[MA_COLUMNS]);
+/* The bytes of raw records the current block holds. */
+size_t ma_column_encoder_raw_bytes(const struct ma_column_encoder *encoder);
 /* Starts the next block (the model carries on). */
 void ma_column_encoder_next_block(struct ma_column_encoder *encoder);
 
