@@ -104,7 +104,7 @@ public struct HeapAnalysis: TraceVisitor {
         profile.timeline.append(TimelineSample(timeNs: timeNs, heapBytes: liveBytes, residentBytes: residentBytes))
     }
 
-    public mutating func visit(_ event: TraceEvent) {
+    @inline(__always) public mutating func visit(_ event: TraceEvent) {
         profile.events &+= 1
         if event.thread != currentThread { switchThread(to: event.thread) }
         currentThreadCalls &+= 1

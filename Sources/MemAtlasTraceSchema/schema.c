@@ -862,6 +862,7 @@ static inline uint64_t decode_stack(struct decode *s, uint8_t code) {
         id = m->stacks_defined;
     } else {
         id = m->previous_stack + (uint64_t)unzigzag(in_uv(s, MA_COL_MISC));
+        s->bad |= id > m->stacks_defined; /* a stack is defined before its first event */
     }
     stacks_promote(m, k, id);
     m->previous_stack = id;

@@ -48,6 +48,8 @@ public struct CodeLocation: Hashable, Sendable {
 /// module map + offset, looked up in batch by `llvm-symbolizer` (DWARF, inlining, demangling), with
 /// the ELF symbol table as the fallback and Swift names demangled by the Swift runtime.
 public final class Symbolizer {
+    /// Where separate debug files are looked up by build id, unless told otherwise.
+    public static let defaultDebugDirectory = "/usr/lib/debug"
     private let moduleMaps: [ModuleMap]
     private var cache: [UInt64: [SymbolizedFrame]] = [:]
     private var elfSymbols: [String: [ELFFile.Symbol]] = [:]
@@ -55,36 +57,42 @@ public final class Symbolizer {
     private let debugDirectory: String
     /// The llvm-symbolizer in use, or nil when none was found.
     public let symbolizerPath: String?
+    private var session: LLVMSymbolizerSession?
 
     /// Creates a symbolizer for a trace's module maps.
-    /// - Parameter debugDirectory: where separate debug files are found by build id.
+    /// - Parameters:
+    ///   - debugDirectory: where separate debug files are found by build id.
+    ///   - session: a running llvm-symbolizer to use (one warmed up while the trace was read); by
+    ///     default one is started at the first lookup.
     public init(moduleMaps: [ModuleMap], symbolizerPath: String? = Symbolizer.findLLVMSymbolizer(),
-                debugDirectory: String = "/usr/lib/debug") {
+                debugDirectory: String = Symbolizer.defaultDebugDirectory, session: LLVMSymbolizerSession? = nil) {
         self.moduleMaps = moduleMaps
         self.symbolizerPath = symbolizerPath
         self.debugDirectory = debugDirectory
+        self.session = session
+    }
+
+    func symbolFile(for module: Module) -> String? {
+        if let known = symbolFiles[module.path] { return known }
+        let file = Self.symbolFile(for: module, debugDirectory: debugDirectory)
+        symbolFiles[module.path] = file
+        return file
     }
 
     /// The file that holds a module's symbols. A module file replaced or deleted since the run (a
     /// rebuild; the kernel then names the running executable `PATH (deleted)`) is used only when it
     /// has the build id that ran, so that symbols never come from different code; otherwise the
     /// separate debug file `.build-id/xx/rest.debug` when there is one.
-    func symbolFile(for module: Module) -> String? {
-        if let known = symbolFiles[module.path] { return known }
+    static func symbolFile(for module: Module, debugDirectory: String) -> String? {
         var path = module.path
         let deleted = " (deleted)"
         if path.hasSuffix(deleted), !FileManager.default.fileExists(atPath: path) { path = String(path.dropLast(deleted.count)) }
-        var file: String? = nil
-        if module.buildID.isEmpty {
-            file = FileManager.default.fileExists(atPath: path) ? path : nil
-        } else {
-            if let elf = try? ELFFile(path: path), elf.buildID == module.buildID { file = path }
-            let hex = module.buildIDHex
-            let debug = debugDirectory + "/.build-id/" + hex.prefix(2) + "/" + hex.dropFirst(2) + ".debug"
-            if file == nil, hex.count > 2, let elf = try? ELFFile(path: debug), elf.buildID == module.buildID { file = debug }
-        }
-        symbolFiles[module.path] = file
-        return file
+        if module.buildID.isEmpty { return FileManager.default.fileExists(atPath: path) ? path : nil }
+        if let elf = try? ELFFile(path: path), elf.buildID == module.buildID { return path }
+        let hex = module.buildIDHex
+        let debug = debugDirectory + "/.build-id/" + hex.prefix(2) + "/" + hex.dropFirst(2) + ".debug"
+        if hex.count > 2, let elf = try? ELFFile(path: debug), elf.buildID == module.buildID { return debug }
+        return nil
     }
 
     /// Finds llvm-symbolizer: `$MEMATLAS_SYMBOLIZER`, next to the Swift toolchain, or on PATH.
@@ -196,33 +204,19 @@ public final class Symbolizer {
     }
 
     private func runLLVMSymbolizer(_ locations: [CodeLocation]) -> [[SymbolizedFrame]]? {
-        guard let symbolizerPath else { return nil }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: symbolizerPath)
-        process.arguments = ["--output-style=JSON", "--demangle", "--inlining"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        // Not waitUntilExit: on Linux it polls its run loop every 50 ms, which was a fifth of
-        // `summary`'s time on small traces; the termination handler says at once.
-        let exited = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in exited.signal() }
-        do { try process.run() } catch { return nil }
-        var text = ""
-        for location in locations {
-            text += "\"\(location.file ?? location.module)\" 0x\(String(location.fileAddress, radix: 16))\n"
-        }
-        let payload = Data(text.utf8)
-        let writer = Thread {
-            input.fileHandleForWriting.write(payload)
-            try? input.fileHandleForWriting.close()
-        }
-        writer.start()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        exited.wait()
+        if session == nil, let symbolizerPath { session = LLVMSymbolizerSession(path: symbolizerPath) }
+        guard let session else { return nil }
+        // A file name llvm-symbolizer's input cannot hold is left to the ELF fallback.
+        let asked = locations.indices.filter { LLVMSymbolizerSession.canQuote(locations[$0].file ?? locations[$0].module) }
+        let answers = session.lookUp(asked.map { (locations[$0].file ?? locations[$0].module, locations[$0].fileAddress) })
+        var lines = [Data?](repeating: nil, count: locations.count)
+        for (i, answer) in zip(asked, answers) { lines[i] = answer }
         var results: [[SymbolizedFrame]] = []
-        for line in data.split(separator: UInt8(ascii: "\n")) {
+        for line in lines {
+            guard let line else {
+                results.append([])
+                continue
+            }
             guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
                 results.append([])
                 continue

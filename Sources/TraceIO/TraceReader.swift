@@ -91,6 +91,9 @@ public final class TraceReader {
     public private(set) var moduleMaps: [ModuleMap] = []
     /// Page-residency snapshots of the anonymous memory, in time order (after `read`).
     public private(set) var residency: [ResidencySnapshot] = []
+    /// Called with the trace's first module map as soon as a read decodes it (on the decoding
+    /// thread), while the read goes on: what a report will symbolize can start loading then.
+    public var firstModuleMapHandler: (([Module]) -> Void)?
     /// Thread names by thread (after `read`).
     public private(set) var threadNames: [ThreadID: String] = [:]
     /// How the process ended (after `read`).
@@ -165,14 +168,27 @@ public final class TraceReader {
         try readBatches(progress: progress) { batch in
             var tick = 0
             let ticks = batch.ticks
+            let contexts = batch.contexts
             let count = batch.count
+            let slots = batch.slots
+            var context = 0
+            var thread = ThreadID(0), timeNs: UInt64 = 0
+            var nextContext = contexts.isEmpty ? Int.max : contexts[0].eventIndex
             for i in 0..<count {
-                if i + visitorPrefetchDistance < count { visitor.prefetch(for: batch.events[i + visitorPrefetchDistance]) }
+                if i + visitorPrefetchDistance < count {
+                    visitor.prefetch(for: TraceBatch.event(slots[i + visitorPrefetchDistance], thread, timeNs))
+                }
                 while tick < ticks.count && ticks[tick].eventIndex == i {
                     visitor.visitTick(timeNs: ticks[tick].timeNs, residentBytes: ticks[tick].residentBytes)
                     tick += 1
                 }
-                visitor.visit(batch.events[i])
+                if i == nextContext {
+                    thread = contexts[context].thread
+                    timeNs = contexts[context].timeNs
+                    context += 1
+                    nextContext = context < contexts.count ? contexts[context].eventIndex : Int.max
+                }
+                visitor.visit(TraceBatch.event(slots[i], thread, timeNs))
             }
             while tick < ticks.count {
                 visitor.visitTick(timeNs: ticks[tick].timeNs, residentBytes: ticks[tick].residentBytes)
@@ -273,7 +289,6 @@ public final class TraceReader {
             ma_column_decoder_destroy(model)
         }
         var decoder = RecordDecoder()
-        var events = [ma_event](repeating: ma_event(), count: 4096)
         var batch = TraceBatch()
         var sawEnd = false
         var fileOffset = UInt64(MA_TRACE_HEADER_SIZE)
@@ -297,15 +312,13 @@ public final class TraceReader {
             }
             while true {
                 var stop = ma_decode_stop()
-                let room = min(events.count, TraceBatch.capacity - batch.count)
-                let n = events.withUnsafeMutableBufferPointer { ma_column_decode_events(model, $0.baseAddress, room, &stop) }
+                batch.setContext(thread: decoder.thread, timeNs: decoder.timeNs)
+                let n = batch.appendInPlace(room: TraceBatch.capacity) { ma_column_decode_events(model, $0, $1, &stop) }
                 if n < 0 {
                     stopped = "corrupt column block at file offset \(blockOffset): \(String(cString: ma_column_decoder_error(model))); the events before it were read"
                     break blocks
                 }
-                guard events.withUnsafeBufferPointer({ decoder.append(UnsafeBufferPointer(rebasing: $0[0..<n]), to: batch) }) else {
-                    throw corrupt("a stack id used before it was defined")
-                }
+                decoder.events &+= UInt64(n)
                 if batch.isFull { batch = try handOver(batch) }
                 if stop.kind == Int32(MA_DECODE_METADATA) {
                     var c = Cursor(p: stop.record, end: stop.record + stop.size)
@@ -347,6 +360,7 @@ public final class TraceReader {
     fileprivate func setProcess(_ record: ProcessRecord) { process = record }
     fileprivate func addModuleMap(_ modules: [Module]) {
         moduleMaps.append(ModuleMap(stacksBefore: UInt32(stacks.count), modules: modules))
+        if moduleMaps.count == 1 { firstModuleMapHandler?(modules) }
     }
     fileprivate func setThreadName(_ thread: ThreadID, _ name: String) { threadNames[thread] = name }
     fileprivate func addResidency(_ snapshot: ResidencySnapshot) { residency.append(snapshot) }
@@ -586,39 +600,95 @@ public struct TraceTick: Sendable {
     public var residentBytes: UInt64
 }
 
+/// The thread and time of a batch's events from `eventIndex` on (they change only at THREAD and
+/// TICK records).
+@usableFromInline
+struct EventContext {
+    @usableFromInline var eventIndex: Int
+    @usableFromInline var thread: ThreadID
+    @usableFromInline var timeNs: UInt64
+}
+
 /// A run of decoded events (and the ticks between them), reused from batch to batch.
+///
+/// The events are kept as the schema's `ma_event`, which the column decoder writes in place on the
+/// decoding thread, and become `TraceEvent`s on the consuming one: filling `TraceEvent`s was a
+/// fifth of the decoding thread's time, the thread that bounds a read.
 public final class TraceBatch {
     /// Events a batch holds at most.
     public static let capacity = 4096
-    /// The events; the first `count` are valid.
-    public let events: UnsafeMutableBufferPointer<TraceEvent>
+    @usableFromInline let slots: UnsafeMutablePointer<ma_event>
     /// Valid events. (One thread at a time owns a batch: the pipeline hands it over under a lock,
     /// so the per-event runtime exclusivity checks are skipped.)
     @exclusivity(unchecked) public private(set) var count = 0
     /// Ticks, in order.
     @exclusivity(unchecked) public private(set) var ticks: [TraceTick] = []
+    /// The events' threads and times, in order; the first starts at event 0.
+    @exclusivity(unchecked) @usableFromInline var contexts: [EventContext] = []
 
     init() {
-        events = .allocate(capacity: Self.capacity)
-        events.initialize(repeating: TraceEvent())
+        slots = .allocate(capacity: Self.capacity)
+        slots.initialize(repeating: ma_event(), count: Self.capacity)
     }
 
-    deinit { events.deallocate() }
+    deinit { slots.deallocate() }
 
     var isFull: Bool { count == Self.capacity }
     func reset() {
         count = 0
         ticks.removeAll(keepingCapacity: true)
+        contexts.removeAll(keepingCapacity: true)
     }
-    @inline(__always) func append(_ event: TraceEvent) {
-        events[count] = event
+
+    /// The event at `index` (< `count`).
+    public subscript(index: Int) -> TraceEvent {
+        precondition(index >= 0 && index < count, "event index out of range")
+        var low = 0, high = contexts.count  // the last context at or before index
+        while high - low > 1 {
+            let mid = (low + high) / 2
+            if contexts[mid].eventIndex <= index { low = mid } else { high = mid }
+        }
+        return Self.event(slots[index], contexts[low].thread, contexts[low].timeNs)
+    }
+
+    /// The valid events, in order.
+    public var events: [TraceEvent] { (0..<count).map { self[$0] } }
+
+    @inlinable @inline(__always)
+    static func event(_ e: ma_event, _ thread: ThreadID, _ timeNs: UInt64) -> TraceEvent {
+        // Both decoders store only allocator event tags (the row decoder checks each record's
+        // tag, the column decoder takes them from its table of ops).
+        TraceEvent(function: AllocationFunction(tag: e.tag) ?? .free, address: Address(e.address), oldAddress: Address(e.old_address),
+                   size: e.size, oldSize: e.old_size, alignment: e.alignment, timeNs: timeNs,
+                   stack: StackID(UInt32(truncatingIfNeeded: e.stack)), thread: thread, protection: e.protection, flags: e.flags)
+    }
+
+    /// The thread and time of the events appended from now on.
+    @inline(__always) func setContext(thread: ThreadID, timeNs: UInt64) {
+        if let last = contexts.last {
+            if last.thread == thread && last.timeNs == timeNs { return }
+            if last.eventIndex == count {
+                contexts[contexts.count - 1] = EventContext(eventIndex: count, thread: thread, timeNs: timeNs)
+                return
+            }
+        }
+        contexts.append(EventContext(eventIndex: count, thread: thread, timeNs: timeNs))
+    }
+
+    /// Appends an event (after `setContext`).
+    @inline(__always) func append(_ event: ma_event) {
+        slots[count] = event
         count += 1
     }
-    /// Appends an event whose every field `fill` sets.
-    @inline(__always) func appendInPlace(_ fill: (inout TraceEvent) -> Void) {
-        fill(&events[count])
-        count += 1
+
+    /// Room for the next `room` events, which `fill` writes in place and returns how many it wrote
+    /// (or a negative number, which appends nothing).
+    @inline(__always) func appendInPlace(room: Int, _ fill: (UnsafeMutablePointer<ma_event>, Int) -> Int) -> Int {
+        let n = fill(slots + count, min(room, Self.capacity - count))
+        if n > 0 { count += n }
+        return n
     }
+
     func appendTick(timeNs: UInt64, residentBytes: UInt64) {
         ticks.append(TraceTick(eventIndex: count, timeNs: timeNs, residentBytes: residentBytes))
     }
@@ -784,7 +854,7 @@ private struct RecordDecoder {
     var timeNs: UInt64 = 0
     var events: UInt64 = 0
     var knownStacks: UInt64 = 0
-    var event = TraceEvent()
+    var event = ma_event()
 
     /// Decodes whole records from `bytes` into `batch` until the batch is full or the bytes end;
     /// returns how many bytes it consumed. A record cut at the end is left for the next call (or
@@ -830,16 +900,15 @@ private struct RecordDecoder {
             }
             if isEvent {
                 switch Int32(tag) {
-                case MA_REC_FREE, MA_REC_MUNMAP: event.stack = .none
+                case MA_REC_FREE, MA_REC_MUNMAP: event.stack = 0
                 default:
                     if stackID > knownStacks { throw corrupt(recordStart, "stack id \(stackID) used before it was defined") }
-                    event.stack = StackID(UInt32(truncatingIfNeeded: stackID))
+                    event.stack = stackID
                     previousStack = stackID
                 }
-                event.function = AllocationFunction(rawValue: tag)!
-                event.thread = thread
-                event.timeNs = timeNs
+                event.tag = tag
                 events &+= 1
+                batch.setContext(thread: thread, timeNs: timeNs)
                 batch.append(event)
             }
             committed = c.p
@@ -850,73 +919,46 @@ private struct RecordDecoder {
         return committed - start
     }
 
-    /// Appends the events of a column block (`ma_column_decode_events` fills every field as
-    /// `decodeEvent` leaves it); false at a stack id not defined yet.
-    @inline(__always)
-    mutating func append(_ decoded: UnsafeBufferPointer<ma_event>, to batch: TraceBatch) -> Bool {
-        let thread = thread, timeNs = timeNs
-        for e in decoded {
-            guard e.stack <= knownStacks, let function = AllocationFunction(rawValue: e.tag) else { return false }
-            // Every field stored in the batch's slot in place: building the event first and
-            // copying it stalls on loads of the fields just stored.
-            batch.appendInPlace { event in
-                event.address = Address(e.address)
-                event.oldAddress = Address(e.old_address)
-                event.size = e.size
-                event.oldSize = e.old_size
-                event.alignment = e.alignment
-                event.timeNs = timeNs
-                event.stack = StackID(UInt32(truncatingIfNeeded: e.stack))
-                event.thread = thread
-                event.protection = e.protection
-                event.flags = e.flags
-                event.function = function
-            }
-        }
-        events &+= UInt64(decoded.count)
-        return true
-    }
-
     /// Decodes the fields of an allocator event record into `event`; false for other records.
     @inline(__always)
     private static func decodeEvent(
-        _ tag: UInt8, _ c: inout Cursor, _ event: inout TraceEvent, _ coder: inout AddressDecoder, _ stackID: inout UInt64
+        _ tag: UInt8, _ c: inout Cursor, _ event: inout ma_event, _ coder: inout AddressDecoder, _ stackID: inout UInt64
     ) -> Bool {
         switch Int32(tag) {
         case MA_REC_MALLOC, MA_REC_CALLOC, MA_REC_VALLOC, MA_REC_PVALLOC:
             event.size = c.uv()
             event.alignment = 0
             stackID = stackID &+ UInt64(bitPattern: c.sv())
-            event.address = c.adr(&coder, released: false)
+            event.address = c.adr(&coder, released: false).rawValue
         case MA_REC_POSIX_MEMALIGN, MA_REC_ALIGNED_ALLOC, MA_REC_MEMALIGN:
             event.size = c.uv()
             event.alignment = c.uv()
             stackID = stackID &+ UInt64(bitPattern: c.sv())
-            event.address = c.adr(&coder, released: false)
+            event.address = c.adr(&coder, released: false).rawValue
         case MA_REC_FREE:
-            event.address = c.adr(&coder, released: true)
+            event.address = c.adr(&coder, released: true).rawValue
             event.size = 0
         case MA_REC_REALLOC, MA_REC_REALLOCARRAY:
-            event.oldAddress = c.adr(&coder, released: true)
+            event.old_address = c.adr(&coder, released: true).rawValue
             event.size = c.uv()
             stackID = stackID &+ UInt64(bitPattern: c.sv())
-            event.address = c.adr(&coder, released: false)
+            event.address = c.adr(&coder, released: false).rawValue
             event.alignment = 0
         case MA_REC_MMAP:
             event.size = c.uv()
             event.protection = UInt32(truncatingIfNeeded: c.uv())
             event.flags = UInt32(truncatingIfNeeded: c.uv())
             stackID = stackID &+ UInt64(bitPattern: c.sv())
-            event.address = c.adr(&coder, released: false)
+            event.address = c.adr(&coder, released: false).rawValue
         case MA_REC_MUNMAP:
-            event.address = c.adr(&coder, released: true)
+            event.address = c.adr(&coder, released: true).rawValue
             event.size = c.uv()
         case MA_REC_MREMAP:
-            event.oldAddress = c.adr(&coder, released: true)
-            event.oldSize = c.uv()
+            event.old_address = c.adr(&coder, released: true).rawValue
+            event.old_size = c.uv()
             event.size = c.uv()
             stackID = stackID &+ UInt64(bitPattern: c.sv())
-            event.address = c.adr(&coder, released: false)
+            event.address = c.adr(&coder, released: false).rawValue
         default:
             return false
         }

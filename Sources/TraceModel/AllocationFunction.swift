@@ -14,6 +14,28 @@ public enum AllocationFunction: UInt8, CaseIterable, Sendable, Codable {
     case munmap = 0x1b
     case mremap = 0x1c
 
+    /// The function of a record tag, or nil: `init(rawValue:)` that inlines into other modules
+    /// (the reader converts a tag per event).
+    @inlinable @inline(__always)
+    public init?(tag: UInt8) {
+        switch tag {
+        case 0x10: self = .malloc
+        case 0x11: self = .calloc
+        case 0x12: self = .realloc
+        case 0x13: self = .reallocarray
+        case 0x14: self = .posixMemalign
+        case 0x15: self = .alignedAlloc
+        case 0x16: self = .memalign
+        case 0x17: self = .valloc
+        case 0x18: self = .pvalloc
+        case 0x19: self = .free
+        case 0x1a: self = .mmap
+        case 0x1b: self = .munmap
+        case 0x1c: self = .mremap
+        default: return nil
+        }
+    }
+
     /// The C function's name, as a user writes it.
     public var name: String {
         switch self {

@@ -33,6 +33,23 @@ public struct TraceEvent: Sendable {
     /// batch never reads padding bytes next to a just-written byte, which stalls the copy.)
     public var function: AllocationFunction
 
+    /// An event with every field given (inlinable: the reader builds one per event on its hot path).
+    @inlinable @inline(__always)
+    public init(function: AllocationFunction, address: Address, oldAddress: Address, size: UInt64, oldSize: UInt64,
+                alignment: UInt64, timeNs: UInt64, stack: StackID, thread: ThreadID, protection: UInt32, flags: UInt32) {
+        self.address = address
+        self.oldAddress = oldAddress
+        self.size = size
+        self.oldSize = oldSize
+        self.alignment = alignment
+        self.timeNs = timeNs
+        self.stack = stack
+        self.thread = thread
+        self.protection = protection
+        self.flags = flags
+        self.function = function
+    }
+
     /// An empty event (a malloc of nothing), for the reader to fill in.
     public init() {
         function = .malloc

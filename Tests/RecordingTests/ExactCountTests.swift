@@ -109,7 +109,7 @@ private enum Workload {
     func events(_ trace: String) throws -> [String] {
         var lines: [String] = []
         try TraceReader(path: trace).readBatches(parallel: false) { batch in
-            for e in batch.events[0..<batch.count] {
+            for e in batch.events {
                 lines.append("\(e.function) \(e.size) \(e.alignment) \(e.oldAddress) -> \(e.address) stack \(e.stack) thread \(e.thread) at \(e.timeNs)")
             }
         }

@@ -75,7 +75,7 @@ import Testing
         let reader = try TraceReader(path: try trace(events: 10_000))
         var frees = 0
         try reader.readBatches { batch in
-            for e in batch.events[0..<batch.count] where e.function == .free && e.address == .null { frees += 1 }
+            for e in batch.events where e.function == .free && e.address == .null { frees += 1 }
         }
         #expect(frees == 10_000)
         #expect(reader.completeness != .complete)  // no exit record

@@ -32,12 +32,13 @@ public struct ReportBuilder {
         path: String, top: Int = 5, heapMap: Bool = true, progress: ((ReadProgress) -> Void)? = nil, phase: ((String) -> Void)? = nil
     ) throws -> Result {
         let reader = try TraceReader(path: path)
+        let session = LLVMSymbolizerSession.warmingUp(reader)
         var pass = VisitorPair(VisitorPair(HeapAnalysis(), DistributionAnalysis()), AllocationSliceAnalysis(maxSlices: limits.timeSlices))
         try reader.read(into: &pass, progress: progress)
         let profile = pass.first.first.finish()
         let slices = pass.second.finish(durationNs: reader.durationNs)
         phase?("symbolizing and building the report")
-        let symbolizer = Symbolizer(moduleMaps: reader.moduleMaps)
+        let symbolizer = Symbolizer(moduleMaps: reader.moduleMaps, session: session)
         var report = build(reader: reader, profile: profile, distribution: pass.first.second, slices: slices, symbolizer: symbolizer)
         if heapMap, profile.peakBytes > 0 {
             phase?("replaying the trace for the heap map at the peak (--no-heap-map skips this)")
