@@ -58,4 +58,37 @@ import TraceModel
         #expect(function(modulePath: e.program, buildID: e.buildID, workload: e.workload, debugDirectory: e.directory + "/debug") == "workload")
         #expect(function(modulePath: e.program, buildID: e.buildID, workload: e.workload) == "exact_counts+0x" + String(e.workload + 4, radix: 16))
     }
+
+    /// A session warmed up with the module answers later lookups with their own answers (the
+    /// warm-up's are read and dropped), and it serves one symbolizer after another.
+    @Test func warmedSessionAnswersEachLookup() throws {
+        let e = try example()
+        let bias: UInt64 = 0x5555_0000_0000
+        let module = Module(path: e.program, loadBias: bias, buildID: e.buildID, segments: [Module.Segment(fileAddress: 0, size: 1 << 20, flags: 5)])
+        let session = try #require(LLVMSymbolizerSession())
+        session.warmUp([module, module])
+        Thread.sleep(forTimeInterval: 0.2)  // the warm-up's answers wait in the pipe
+        let maps = [ModuleMap(stacksBefore: 0, modules: [module])]
+        let ip = bias + e.workload + 5
+        #expect(Symbolizer(moduleMaps: maps, session: session).symbolize([ip])[ip]?.first?.function == "workload")
+        // Every byte of two functions at once: more answers (about 300 bytes each) than the pipe
+        // holds before they are read.
+        let symbols = try ELFFile(path: e.program).functionSymbols().filter { ($0.name == "workload" || $0.name == "main") && $0.size > 0 }
+        let ips = symbols.flatMap { symbol in (1...symbol.size).map { bias + symbol.address + $0 } }
+        try #require(symbols.count == 2 && ips.count >= 300)
+        let names = Symbolizer(moduleMaps: maps, session: session).symbolize(ips)
+        for symbol in symbols {
+            let inside = (1...symbol.size).map { bias + symbol.address + $0 }
+            // The outermost frame of each address (inner ones are functions inlined into it).
+            #expect(inside.allSatisfy { names[$0]?.last?.function == symbol.name })
+        }
+    }
+
+    /// A module path that llvm-symbolizer's input cannot hold (a quote) is named from its ELF symbols.
+    @Test func pathWithAQuoteIsNamedFromTheSymbolTable() throws {
+        let e = try example()
+        let quoted = e.directory + "/exact\"counts"
+        try FileManager.default.copyItem(atPath: e.program, toPath: quoted)
+        #expect(function(modulePath: quoted, buildID: e.buildID, workload: e.workload) == "workload")
+    }
 }
