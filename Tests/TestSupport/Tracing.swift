@@ -5,13 +5,26 @@ import TraceIO
 
 /// Helpers for tests that record real programs.
 public enum Tracing {
-    /// A fresh temporary folder for one test's traces.
+    /// A fresh temporary folder for one test's traces, inside this test run's own folder.
     public static func scratchDirectory(_ name: String = #function) -> String {
         let safe = name.filter { $0.isLetter || $0.isNumber }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mematlas-\(safe)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let dir = runDirectory.appendingPathComponent("\(safe)-\(UInt32.random(in: 0...UInt32.max))")
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return dir.path
     }
+
+    /// `TMPDIR/mematlas-tests-PID`: every scratch folder of this test run. The folders of earlier
+    /// runs (whose process is gone) are removed when the first one is made, so that test runs do not
+    /// fill the temporary directory.
+    private static let runDirectory: URL = {
+        let temporary = FileManager.default.temporaryDirectory
+        let prefix = "mematlas-tests-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? [] where name.hasPrefix(prefix) {
+            guard let pid = Int32(name.dropFirst(prefix.count)), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(at: temporary.appendingPathComponent(name))
+        }
+        return temporary.appendingPathComponent(prefix + String(getpid()))
+    }()
 
     /// Records `program` with the library API and summarizes the started program's trace.
     public static func recordAndSummarize(
