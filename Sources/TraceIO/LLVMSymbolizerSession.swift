@@ -26,8 +26,6 @@ public final class LLVMSymbolizerSession: @unchecked Sendable {
     /// Starts llvm-symbolizer at `path`; nil when there is none or it cannot start.
     public init?(path: String? = Symbolizer.findLLVMSymbolizer()) {
         guard let path else { return nil }
-        // A symbolizer that dies makes writes to it fail with EPIPE instead of killing this process.
-        signal(SIGPIPE, SIG_IGN)
         let toProcess = Pipe(), fromProcess = Pipe()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = ["--output-style=JSON", "--demangle", "--inlining"]
@@ -62,7 +60,7 @@ public final class LLVMSymbolizerSession: @unchecked Sendable {
     /// its own, in the background: the files are chosen as `Symbolizer` chooses them, so the
     /// later lookups find them loaded.
     public func warmUp(_ modules: [Module], debugDirectory: String = Symbolizer.defaultDebugDirectory) {
-        DispatchQueue.global(qos: .utility).async { [self] in
+        Self.onThreadWithoutSIGPIPE { [self] in
             var files: [String] = []
             for module in modules {
                 // The recorder is never in a stack (its frames are dropped when captured).
@@ -96,11 +94,10 @@ public final class LLVMSymbolizerSession: @unchecked Sendable {
         // back before it has read them all.
         let written = DispatchSemaphore(value: 0)
         let payload = Data(text.utf8)
-        let writer = Thread { [self] in
+        Self.onThreadWithoutSIGPIPE { [self] in
             _ = writeAll(payload)
             written.signal()
         }
-        writer.start()
         var answers: [Data] = []
         answers.reserveCapacity(queries.count)
         var skip = unanswered
@@ -111,6 +108,21 @@ public final class LLVMSymbolizerSession: @unchecked Sendable {
         if answers.count < queries.count { ended = true }
         written.wait()
         return answers
+    }
+
+    /// Runs `body` on a thread of its own that blocks SIGPIPE: a write to a symbolizer that died
+    /// then fails with EPIPE instead of killing this process, and the signal is dropped with the
+    /// thread. (Ignoring SIGPIPE in the whole process would also leave it ignored in the programs
+    /// that `mematlas record` starts later.)
+    private static func onThreadWithoutSIGPIPE(_ body: @escaping @Sendable () -> Void) {
+        let thread = Thread {
+            var blocked = sigset_t()
+            sigemptyset(&blocked)
+            sigaddset(&blocked, SIGPIPE)
+            pthread_sigmask(SIG_BLOCK, &blocked, nil)
+            body()
+        }
+        thread.start()
     }
 
     private func writeAll(_ data: Data) -> Bool {

@@ -91,4 +91,23 @@ import TraceModel
         try FileManager.default.copyItem(atPath: e.program, toPath: quoted)
         #expect(function(modulePath: quoted, buildID: e.buildID, workload: e.workload) == "workload")
     }
+
+    /// A symbolizer process that is gone (here one that exits at once) leaves the ELF names, and
+    /// writing to it neither kills this process nor changes how it takes SIGPIPE (which programs
+    /// recorded later would inherit).
+    @Test func symbolizerThatEndsLeavesTheSymbolTableNames() throws {
+        let e = try example()
+        let bias: UInt64 = 0x5555_0000_0000
+        let module = Module(path: e.program, loadBias: bias, buildID: e.buildID, segments: [Module.Segment(fileAddress: 0, size: 1 << 20, flags: 5)])
+        let session = try #require(LLVMSymbolizerSession(path: "/bin/true"))
+        Thread.sleep(forTimeInterval: 0.1)  // it has ended
+        session.warmUp([module])
+        let size = try #require(try ELFFile(path: e.program).functionSymbols().first { $0.name == "workload" }?.size)
+        let ips = (1...max(size, 1)).map { bias + e.workload + $0 }
+        let names = Symbolizer(moduleMaps: [ModuleMap(stacksBefore: 0, modules: [module])], session: session).symbolize(ips)
+        #expect(ips.allSatisfy { names[$0]?.first?.function == "workload" })
+        var action = sigaction()
+        sigaction(SIGPIPE, nil, &action)
+        #expect(action.__sigaction_handler.sa_handler == nil)  // SIG_DFL
+    }
 }
