@@ -71,8 +71,21 @@ extern MA_TLS int ma_in_getattr MA_HIDDEN;
 
 /* Starts recording (idempotent, thread safe); called from the constructor or the first hook. */
 void ma_init(void) MA_HIDDEN;
-/* 1 while events are being recorded. */
-int ma_is_recording(void) MA_HIDDEN;
+/* The recorder's state (writer.c). */
+enum {
+    MA_STATE_OFF = 0,   /* not started yet */
+    MA_STATE_STARTING,  /* one thread is starting the recorder: others pass through */
+    MA_STATE_ON,        /* recording */
+    MA_STATE_FORKED,    /* a forked child: starts its own trace at its first event */
+    MA_STATE_DISABLED,  /* off for good (no output possible, or write failed) */
+};
+extern int ma_state MA_HIDDEN;
+int ma_is_recording_slow(void) MA_HIDDEN;
+/* 1 while events are being recorded (starting the recorder first when it has not started); inline,
+ * since every hook asks. */
+static inline int ma_is_recording(void) {
+    return MA_LIKELY(__atomic_load_n(&ma_state, __ATOMIC_ACQUIRE) == MA_STATE_ON) || ma_is_recording_slow();
+}
 /* The program is about to start a thread of its own: the recorder may start its writer thread
  * now (never while the program is single-threaded: see start_writer_thread in writer.c). */
 void ma_program_starts_thread(void) MA_HIDDEN;

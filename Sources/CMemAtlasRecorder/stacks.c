@@ -203,6 +203,8 @@ __attribute__((noinline)) int ma_capture_stack(uintptr_t *frames) {
  * callers in libc), the key is remembered with the stack id, and later captures with the same key
  * skip libunwind. A walk that disagrees (code without frame pointers, signal frames) is remembered
  * as such, and those captures always use libunwind. */
+static struct ma_key_table g_fast_table;
+
 int ma_capture_key(uintptr_t *key, struct ma_print *print) {
     if (g_unwinder != MA_UNWIND_LIBUNWIND || !g_fast_path) return 0;
     uintptr_t last;
@@ -212,10 +214,10 @@ int ma_capture_key(uintptr_t *key, struct ma_print *print) {
     key[n] = last;
     print_step(&s, last);
     *print = print_finish(s, n + 1);
+    /* The key's slot, which ma_fast_lookup reads next: with many call paths the table is MiBs. */
+    if (g_fast_table.slot_count) __builtin_prefetch(&g_fast_table.slots[print->hash & (g_fast_table.slot_count - 1)]);
     return n + 1;
 }
-
-static struct ma_key_table g_fast_table;
 
 uint32_t ma_fast_lookup(struct ma_print print, int *known) {
     uint32_t value;

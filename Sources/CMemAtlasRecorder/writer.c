@@ -21,14 +21,7 @@
 
 #include "internal.h"
 
-enum {
-    MA_STATE_OFF = 0,   /* not started yet */
-    MA_STATE_STARTING,  /* one thread is starting the recorder: others pass through */
-    MA_STATE_ON,        /* recording */
-    MA_STATE_FORKED,    /* a forked child: starts its own trace at its first event */
-    MA_STATE_DISABLED,  /* off for good (no output possible, or write failed) */
-};
-static int g_state;
+int ma_state; /* MA_STATE_* (internal.h): read by every hook */
 
 /* ---- Configuration, from the environment set by `mematlas record` ---- */
 static struct {
@@ -103,7 +96,7 @@ static int g_raw_addresses; /* MA_FLAG_RAW_ADDRESSES: the root's trace, which it
 static uint32_t g_previous_stack;
 static pid_t g_last_tid;
 static uint64_t g_start_ns;
-/* The process whose trace is open: a vfork child shares our memory (and so g_state) but is not it. */
+/* The process whose trace is open: a vfork child shares our memory (and so ma_state) but is not it. */
 static pid_t g_trace_pid;
 static int g_sync_writes;    /* no flusher thread: full buffers are written by the caller */
 static uint64_t g_next_inline_tick; /* without the flusher: when the hooks emit the next tick */
@@ -455,7 +448,7 @@ static void finish_pending(void) {
 
 static void write_out_locked(const uint8_t *data, size_t size) {
     if (!g_compress_trace) {
-        if (ma_write_all(g_fd, data, size) != 0) g_state = MA_STATE_DISABLED;
+        if (ma_write_all(g_fd, data, size) != 0) ma_state = MA_STATE_DISABLED;
         return;
     }
     ma_zstd_in in = {data, size, 0};
@@ -463,11 +456,11 @@ static void write_out_locked(const uint8_t *data, size_t size) {
         ma_zstd_out out = {g_zstd.out, g_zstd.out_size, 0};
         size_t remaining = g_zstd.compress(g_zstd.context, &out, &in, 1 /* ZSTD_e_flush */);
         if (g_zstd.is_error(remaining)) {
-            g_state = MA_STATE_DISABLED;
+            ma_state = MA_STATE_DISABLED;
             return;
         }
         if (out.pos && ma_write_all(g_fd, g_zstd.out, out.pos) != 0) {
-            g_state = MA_STATE_DISABLED;
+            ma_state = MA_STATE_DISABLED;
             return;
         }
         if (remaining == 0 && in.pos == in.size) return;
@@ -607,7 +600,9 @@ static int g_unwinding;
 /* The stack id of the current call (g_lock held): from the frame-pointer fast path when its key is
  * known to be reliable, else from libunwind, which runs with g_lock released (it takes the loader's
  * lock, which a thread inside dlopen may hold while it waits for ours). */
-static uint32_t current_stack_locked(const uintptr_t *key, int key_length, struct ma_print print) {
+static uint32_t unwind_stack_locked(const uintptr_t *key, int key_length, struct ma_print print, int known);
+
+static inline uint32_t current_stack_locked(const uintptr_t *key, int key_length, struct ma_print print) {
     int known = 0;
     if (key_length > 0) {
         if (print.hash == t_last_key.print.hash && print.check == t_last_key.print.check &&
@@ -621,6 +616,11 @@ static uint32_t current_stack_locked(const uintptr_t *key, int key_length, struc
             return id;
         }
     }
+    return unwind_stack_locked(key, key_length, print, known);
+}
+
+/* The stack of a key not known to be reliable: unwound, interned, and the key remembered. */
+__attribute__((noinline)) static uint32_t unwind_stack_locked(const uintptr_t *key, int key_length, struct ma_print print, int known) {
     uintptr_t frames[MA_MAX_FRAMES];
     int depth;
     if (g_config.unwinder == MA_UNWIND_LIBUNWIND) {
@@ -881,7 +881,7 @@ static void end_fork_window(void) {
 
 static void fork_prepare(void) {
     begin_fork_window();
-    if (g_state != MA_STATE_ON) return;
+    if (ma_state != MA_STATE_ON) return;
     pthread_mutex_lock(&g_modules_lock);
     writer_lock();
     pthread_mutex_lock(&g_flush_lock);
@@ -890,7 +890,7 @@ static void fork_prepare(void) {
 
 static void fork_parent(void) {
     end_fork_window();
-    if (g_state != MA_STATE_ON) return;
+    if (ma_state != MA_STATE_ON) return;
     pthread_mutex_unlock(&g_zstd_lock);
     pthread_mutex_unlock(&g_flush_lock);
     writer_unlock();
@@ -899,7 +899,7 @@ static void fork_parent(void) {
 
 static void fork_child(void) {
     end_fork_window();
-    if (g_state != MA_STATE_ON) return;
+    if (ma_state != MA_STATE_ON) return;
     /* The parent keeps its trace; the child drops the parent's pending bytes and starts a trace of
      * its own at its first event (a child that only calls exec writes none). */
     pthread_mutex_unlock(&g_zstd_lock);
@@ -934,7 +934,7 @@ static void fork_child(void) {
         ma_stacks_use_frame_pointers();
         g_config.unwinder = MA_UNWIND_FRAME_POINTERS;
     }
-    g_state = MA_STATE_FORKED;
+    ma_state = MA_STATE_FORKED;
 }
 
 /* 1 when malloc resolves outside the recorder: an allocator linked into the executable (rustc's
@@ -1001,7 +1001,7 @@ static int start_trace(void) {
  * process with two threads, and Chromium's zygote stops when it counts more than one. Meanwhile
  * the hooks compress and write full buffers themselves, and emit the time and RSS samples. */
 void ma_program_starts_thread(void) {
-    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != MA_STATE_ON || g_flusher_running || g_write_through) return;
+    if (__atomic_load_n(&ma_state, __ATOMIC_ACQUIRE) != MA_STATE_ON || g_flusher_running || g_write_through) return;
     if (is_vfork_child()) return;
     int outer = ma_in_recorder;
     ma_in_recorder = 1;
@@ -1035,7 +1035,7 @@ void ma_init(void) {
 
 static void start_recorder(void) {
     int expected = MA_STATE_OFF;
-    if (__atomic_compare_exchange_n(&g_state, &expected, MA_STATE_STARTING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    if (__atomic_compare_exchange_n(&ma_state, &expected, MA_STATE_STARTING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         read_config();
         g_program_has_own_malloc = program_has_own_malloc();
         g_config.unwinder = ma_stacks_init(g_config.unwinder, g_config.max_depth);
@@ -1050,25 +1050,25 @@ static void start_recorder(void) {
         }
         pthread_atfork(fork_prepare, fork_parent, fork_child);
         /* ON before the first records, so that the writer's own paths see a running recorder. */
-        __atomic_store_n(&g_state, MA_STATE_ON, __ATOMIC_RELEASE);
-        if (start_trace() != 0) __atomic_store_n(&g_state, MA_STATE_DISABLED, __ATOMIC_RELEASE);
+        __atomic_store_n(&ma_state, MA_STATE_ON, __ATOMIC_RELEASE);
+        if (start_trace() != 0) __atomic_store_n(&ma_state, MA_STATE_DISABLED, __ATOMIC_RELEASE);
         return;
     }
     expected = MA_STATE_FORKED;
-    if (__atomic_compare_exchange_n(&g_state, &expected, MA_STATE_STARTING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        __atomic_store_n(&g_state, MA_STATE_ON, __ATOMIC_RELEASE);
-        if (start_trace() != 0) __atomic_store_n(&g_state, MA_STATE_DISABLED, __ATOMIC_RELEASE);
+    if (__atomic_compare_exchange_n(&ma_state, &expected, MA_STATE_STARTING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&ma_state, MA_STATE_ON, __ATOMIC_RELEASE);
+        if (start_trace() != 0) __atomic_store_n(&ma_state, MA_STATE_DISABLED, __ATOMIC_RELEASE);
     }
 }
 
-int ma_is_running(void) { return __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == MA_STATE_ON; }
+int ma_is_running(void) { return __atomic_load_n(&ma_state, __ATOMIC_ACQUIRE) == MA_STATE_ON; }
 
-int ma_is_recording(void) {
-    int state = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE);
+int ma_is_recording_slow(void) {
+    int state = __atomic_load_n(&ma_state, __ATOMIC_ACQUIRE);
     if (MA_LIKELY(state == MA_STATE_ON)) return 1;
     if (state == MA_STATE_OFF || state == MA_STATE_FORKED) {
         ma_init();
-        return __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == MA_STATE_ON;
+        return __atomic_load_n(&ma_state, __ATOMIC_ACQUIRE) == MA_STATE_ON;
     }
     return 0;
 }
@@ -1296,7 +1296,7 @@ __attribute__((constructor)) static void ma_constructor(void) {
 /* At exit: write everything, stop the flusher, then keep recording write-through, so that frees
  * made by destructors that run after this one still reach the trace. */
 __attribute__((destructor)) static void ma_destructor(void) {
-    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != MA_STATE_ON) return;
+    if (__atomic_load_n(&ma_state, __ATOMIC_ACQUIRE) != MA_STATE_ON) return;
     /* exit() from a signal handler that interrupted a hook on this thread (a crash handler that
      * calls exit, as binutils' and gcc's do). Inside the program's realloc or mremap the hook holds
      * the writer lock with every record whole: release it (the hook never resumes) and finish the
