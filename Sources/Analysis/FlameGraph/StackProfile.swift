@@ -121,6 +121,7 @@ public enum StackProfileLoader {
     ) throws -> StackProfile {
         let start = Date()
         let reader = try TraceReader(path: path)
+        let session = LLVMSymbolizerSession.warmingUp(reader)
         var samples: [StackProfile.Sample] = []
         if perThread {
             var analysis = ThreadSplitHeapAnalysis()
@@ -144,7 +145,7 @@ public enum StackProfileLoader {
         for sample in samples {
             for ip in reader.stacks.frames(of: sample.stack) where distinct.insert(ip).inserted { ips.append(ip) }
         }
-        let symbols = Symbolizer(moduleMaps: reader.moduleMaps).symbolize(ips)
+        let symbols = Symbolizer(moduleMaps: reader.moduleMaps, session: session).symbolize(ips)
         var modules: [Module] = []
         var seenModules = Set<Module>()
         for map in reader.moduleMaps {
