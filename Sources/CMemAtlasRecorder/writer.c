@@ -31,7 +31,7 @@ static struct {
     int max_depth;
     uint64_t interval_ns;
     int compress;
-    int root_uncompressed; /* the root's trace is written uncompressed (its parent compresses it) */
+    int root_uncompressed; /* the started process's trace (any image of it) is written raw: its parent codes it */
     int level;
     uint64_t residency_interval_ns; /* 0: no residency snapshots */
     int writer_thread_at_start;     /* MEMATLAS_WRITER_THREAD=1: the writer thread even while single-threaded */
@@ -319,10 +319,27 @@ static void read_config(void) {
             break;
         }
     }
-    /* `mematlas record` compresses the started program's trace itself, on another core (other
-     * processes' traces are compressed here). */
+    /* MEMATLAS_ROOT_PID=0000000000 leaves room for a pid: the started program's first image writes
+     * its own there (in place), so that the programs it execs, which inherit it and keep its pid,
+     * know that they are the started process too. */
+    char *root_pid = NULL;
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "MEMATLAS_ROOT_PID=", 18) == 0 && strlen(*e + 18) == 10) {
+            root_pid = *e + 18;
+            break;
+        }
+    }
+    int root_image = 0;
+    if (root_pid && g_config.root) {
+        uint64_t pid = (uint64_t)getpid();
+        for (int i = 9; i >= 0; i--, pid /= 10) root_pid[i] = (char)('0' + pid % 10);
+    } else if (root_pid) {
+        root_image = parse_decimal(root_pid, 0) == (uint64_t)getpid();
+    }
+    /* `mematlas record` codes and compresses the started process's traces itself, on another core
+     * (other processes' traces are compressed here). */
     const char *parent_compresses = getenv("MEMATLAS_PARENT_COMPRESSES");
-    g_config.root_uncompressed = g_config.root && parent_compresses && strcmp(parent_compresses, "1") == 0;
+    g_config.root_uncompressed = (g_config.root || root_image) && parent_compresses && strcmp(parent_compresses, "1") == 0;
 }
 
 /* Opens a new trace file: never follows a symlink, never overwrites (O_EXCL), mode 0600, and
@@ -924,6 +941,7 @@ static void fork_child(void) {
     g_sync_writes = 1;
     g_write_through = 0;
     g_config.root = 0;
+    g_config.root_uncompressed = 0;
     t_tid = 0;
     t_name_written = 0;
     ma_stacks_thread_reset();
@@ -972,9 +990,9 @@ static int start_trace(void) {
     if (g_fd < 0) return -1;
     if (setup_buffers() != 0) return -1;
     int flags = 0;
-    /* `mematlas record` codes the addresses of the started program's trace and compresses it,
+    /* `mematlas record` codes the addresses of the started process's traces and compresses them,
      * on its own core. */
-    g_raw_addresses = g_config.root && g_config.root_uncompressed;
+    g_raw_addresses = g_config.root_uncompressed;
     g_compress_trace = g_zstd.context && !g_raw_addresses;
     if (g_raw_addresses) flags |= MA_FLAG_RAW_ADDRESSES;
     if (g_compress_trace) {

@@ -110,14 +110,16 @@ public enum Recorder {
         environment["MEMATLAS_SAMPLE_MS"] = String(options.sampleIntervalMs)
         environment["MEMATLAS_COMPRESS"] = options.compress ? "zstd" : "none"
         environment["MEMATLAS_WRITER_THREAD"] = options.writerThread ? "1" : "0"
-        // The started program's trace is compressed here, on another core (see TraceCompressor).
-        let compressor = options.compress ? TraceCompressor(trace: output) : nil
+        // The started process's traces are coded here, on another core (see TraceCompressor).
+        let compressor = options.compress ? ProcessTraceCoder(output: output) : nil
         environment[TraceCompressor.environmentVariable] = compressor == nil ? "0" : "1"
-        compressor?.start()
+        environment[ProcessTraceCoder.rootPIDVariable] = ProcessTraceCoder.rootPIDPlaceholder
 
         let pid: Int32, status: Int32
         do {
-            (pid, status) = try spawnAndWait(executable: executable, arguments: [program] + arguments, environment: environment)
+            (pid, status) = try spawnAndWait(executable: executable, arguments: [program] + arguments, environment: environment) {
+                compressor?.processStarted(pid: $0)
+            }
         } catch {
             compressor?.finish()
             throw error
@@ -165,7 +167,7 @@ public enum Recorder {
         var haveRoot = false
         for name in names {
             if name == base { haveRoot = true; continue }
-            guard name.hasPrefix(base + "."), !name.hasSuffix(PendingRecords.suffix) else { continue }
+            guard name.hasPrefix(base + "."), !name.hasSuffix(PendingRecords.suffix), !name.hasSuffix(".compressing") else { continue }
             let parts = name.dropFirst(base.count + 1).split(separator: ".")
             guard let pid = parts.first.flatMap({ Int($0) }) else { continue }
             let image = parts.count > 1 ? Int(parts[1]) ?? 0 : 1
@@ -181,7 +183,9 @@ public enum Recorder {
     /// or `timeout` aimed at `mematlas record` reach the program, and the recording still ends with
     /// its trace complete and compressed). The child inherits the signal mask and the ignored
     /// signals exactly as it would without mematlas in between.
-    static func spawnAndWait(executable: String, arguments: [String], environment: [String: String]) throws -> (Int32, Int32) {
+    static func spawnAndWait(
+        executable: String, arguments: [String], environment: [String: String], whenStarted: (pid_t) -> Void = { _ in }
+    ) throws -> (Int32, Int32) {
         let wereIgnored = SignalForwarding.start()
         var started: pid_t? = nil
         defer { SignalForwarding.stop(started) }
@@ -206,6 +210,7 @@ public enum Recorder {
         guard error == 0 else { throw RecordError(message: "\(executable): \(String(cString: strerror(error)))") }
         started = pid
         SignalForwarding.forward(to: pid)
+        whenStarted(pid)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             guard errno == EINTR else { throw RecordError(message: "waitpid: \(String(cString: strerror(errno)))") }

@@ -125,6 +125,7 @@ final class TraceCompressor {
                 guard n >= 0 else { return }
                 if n > 0 {
                     if offset == off_t(headerSize) {
+                        guard !(try isCompressed(input)) else { return }  // written compressed: nothing to do
                         columns = try columnBlockWriter(input)
                     }
                     offset += off_t(n)
@@ -182,15 +183,105 @@ final class TraceCompressor {
 }
 
 extension TraceCompressor {
-    /// A column block writer when the trace's header says its addresses are raw, else nil.
-    private func columnBlockWriter(_ input: Int32) throws -> ColumnBlockWriter? {
+    private func headerFlags(_ input: Int32) throws -> UInt16 {
         var header = [UInt8](repeating: 0, count: Int(MA_TRACE_HEADER_SIZE))
         guard pread(input, &header, header.count, 0) == header.count else {
             throw RecordError(message: "\(tracePath): cannot read the trace header")
         }
-        let flags = UInt16(header[10]) | UInt16(header[11]) << 8
+        return UInt16(header[10]) | UInt16(header[11]) << 8
+    }
+
+    /// Whether the recorder compressed the trace itself (a process that did not leave it to `record`).
+    private func isCompressed(_ input: Int32) throws -> Bool {
+        try headerFlags(input) & UInt16(MA_FLAG_ZSTD | MA_FLAG_COLUMNS) != 0
+    }
+
+    /// A column block writer when the trace's header says its addresses are raw, else nil.
+    private func columnBlockWriter(_ input: Int32) throws -> ColumnBlockWriter? {
+        let flags = try headerFlags(input)
         guard flags & UInt16(MA_FLAG_RAW_ADDRESSES) != 0 else { return nil }
         guard let writer = ColumnBlockWriter() else { throw RecordError(message: "\(tracePath): cannot start the column coder") }
         return writer
+    }
+}
+
+/// Codes the traces of the started process's programs one after the other. The program `record`
+/// started writes OUTPUT, and each program that process execs (keeping its pid) writes OUTPUT.PID,
+/// then OUTPUT.PID.2, ..., raw as well (the recorder knows it by MEMATLAS_ROOT_PID): a script's
+/// interpreter, a shim, a launcher, and then the program that does the work. A program's trace is
+/// complete once the next one's exists: the exec succeeded, and the recorder wrote everything and
+/// closed the trace before it.
+final class ProcessTraceCoder: @unchecked Sendable {
+    static let rootPIDVariable = "MEMATLAS_ROOT_PID"
+    /// Room for the pid, which the started program's recorder writes in place.
+    static let rootPIDPlaceholder = "0000000000"
+
+    private let output: String
+    private var current: TraceCompressor
+    private var images = 1  // traces followed so far
+    private var pid: Int32 = 0
+    private let lock = NSLock()
+    private var stopping = false
+    private let watcherDone = DispatchSemaphore(value: 0)
+    private var watching = false
+
+    /// nil when zstd cannot be loaded here (the programs then compress their own traces).
+    init?(output: String) {
+        guard let first = TraceCompressor(trace: output) else { return nil }
+        self.output = output
+        current = first
+        first.start()
+    }
+
+    /// The trace of the next program of the process: OUTPUT.PID, then OUTPUT.PID.2, ...
+    private var nextPath: String { images == 1 ? "\(output).\(pid)" : "\(output).\(pid).\(images)" }
+
+    /// The started process is `pid`: watch for the traces of the programs it execs.
+    func processStarted(pid: Int32) {
+        lock.lock()
+        self.pid = pid
+        watching = true
+        lock.unlock()
+        let thread = Thread { [self] in
+            var pause: useconds_t = 1000
+            while true {
+                lock.lock()
+                let stop = stopping
+                lock.unlock()
+                if stop { break }
+                if FileManager.default.fileExists(atPath: nextPath) {
+                    advance()
+                    pause = 1000
+                } else {
+                    usleep(pause)
+                    pause = min(pause * 2, 20_000)
+                }
+            }
+            watcherDone.signal()
+        }
+        thread.start()
+    }
+
+    /// The previous program's trace is complete: code the rest of it, and follow the next one.
+    private func advance() {
+        current.finish()
+        guard let next = TraceCompressor(trace: nextPath) else { return }
+        current = next
+        images += 1
+        next.start()
+    }
+
+    /// The process ended (and the records its programs left pending are in their traces): codes
+    /// what is left of every trace.
+    func finish() {
+        lock.lock()
+        stopping = true
+        let watched = watching
+        lock.unlock()
+        if watched {
+            watcherDone.wait()
+            while FileManager.default.fileExists(atPath: nextPath) { advance() }
+        }
+        current.finish()
     }
 }

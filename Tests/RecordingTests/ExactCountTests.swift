@@ -210,6 +210,33 @@ private enum Workload {
         #expect(report.allocations == 4 * Workload.allocations + 4)
     }
 
+    /// A program the started process execs (through two shells here, as a script's interpreter or
+    /// a shim would) has its trace coded by `record` too: column blocks, the exact figures. A
+    /// program a forked child runs still codes its own.
+    @Test func programsTheStartedProcessExecsAreCodedByRecord() throws {
+        let program = try ExamplePrograms.build("c/exact_counts.c")
+        let (result, report) = try Tracing.recordAndSummarize("/bin/sh", ["-c", "exec /bin/sh -c 'exec \(program) 4'"])
+        #expect(result.traces.count == 3)
+        #expect(result.mainTrace == result.traces.last && result.mainTrace.hasSuffix(".\(result.pid).2"))
+        for trace in result.traces {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: trace)).prefix(12)
+            #expect(bytes[10] == UInt8(MA_FLAG_COLUMNS), "\(trace)")
+        }
+        var expected = Workload.calls.mapValues { $0 * 4 }
+        expected["calloc"]! += 4  // as in fourThreadsGiveExactFigures
+        expected["free"]! += 2 * 4
+        #expect(report.calls == expected)
+        #expect(report.allocations == 4 * Workload.allocations + 4)
+        #expect(report.leakedBlocks == 4 * 10 + 4)
+        #expect(report.unmatchedFrees == 0)
+
+        let (forked, _) = try Tracing.recordAndSummarize("/bin/sh", ["-c", "\(program) 1; exec /bin/true"])
+        let flags = try forked.traces.map { try Data(contentsOf: URL(fileURLWithPath: $0)).prefix(12)[10] }
+        #expect(forked.traces.count == 3)
+        #expect(flags.filter { $0 == UInt8(MA_FLAG_COLUMNS) }.count == 2, "the shell's two programs")
+        #expect(flags.filter { $0 == UInt8(MA_FLAG_ZSTD) }.count == 1, "the forked child's own")
+    }
+
     @Test func anUnknownRecordStopsTheCoding() throws {
         let writer = try #require(ColumnBlockWriter())
         var free = [UInt8(MA_REC_FREE)] + [UInt8](repeating: 0x10, count: 8)
