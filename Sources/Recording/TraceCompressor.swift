@@ -217,7 +217,7 @@ final class ProcessTraceCoder: @unchecked Sendable {
     static let rootPIDPlaceholder = "0000000000"
 
     private let output: String
-    private var current: TraceCompressor
+    private var current: TraceCompressor?  // nil once finished
     private var images = 1  // traces followed so far
     private var pid: Int32 = 0
     private let lock = NSLock()
@@ -264,11 +264,10 @@ final class ProcessTraceCoder: @unchecked Sendable {
 
     /// The previous program's trace is complete: code the rest of it, and follow the next one.
     private func advance() {
-        current.finish()
-        guard let next = TraceCompressor(trace: nextPath) else { return }
-        current = next
+        current?.finish()
+        current = TraceCompressor(trace: nextPath)
+        current?.start()
         images += 1
-        next.start()
     }
 
     /// The process ended (and the records its programs left pending are in their traces): codes
@@ -282,6 +281,7 @@ final class ProcessTraceCoder: @unchecked Sendable {
             watcherDone.wait()
             while FileManager.default.fileExists(atPath: nextPath) { advance() }
         }
-        current.finish()
+        current?.finish()
+        current = nil
     }
 }
