@@ -223,6 +223,8 @@ final class ProcessTraceCoder: @unchecked Sendable {
     private let lock = NSLock()
     private var stopping = false
     private let watcherDone = DispatchSemaphore(value: 0)
+    /// Signalled when the process ended, so that the watcher does not sleep out its pause.
+    private let wake = DispatchSemaphore(value: 0)
     private var watching = false
 
     /// nil when zstd cannot be loaded here (the programs then compress their own traces).
@@ -253,7 +255,7 @@ final class ProcessTraceCoder: @unchecked Sendable {
                     advance()
                     pause = 1000
                 } else {
-                    usleep(pause)
+                    _ = wake.wait(timeout: .now() + .microseconds(Int(pause)))
                     pause = min(pause * 2, 20_000)
                 }
             }
@@ -277,6 +279,7 @@ final class ProcessTraceCoder: @unchecked Sendable {
         stopping = true
         let watched = watching
         lock.unlock()
+        wake.signal()
         if watched {
             watcherDone.wait()
             while FileManager.default.fileExists(atPath: nextPath) { advance() }
