@@ -34,8 +34,10 @@ public final class LLVMSymbolizerSession: @unchecked Sendable {
         process.standardError = FileHandle.nullDevice
         process.terminationHandler = { _ in }  // reaped by Foundation; never waited for
         do { try process.run() } catch { return nil }
-        input = dup(toProcess.fileHandleForWriting.fileDescriptor)
-        output = dup(fromProcess.fileHandleForReading.fileDescriptor)
+        // Close-on-exec: a program started later (another symbolizer, a recorded program) must
+        // not hold the input open, or llvm-symbolizer would never see its end.
+        input = fcntl(toProcess.fileHandleForWriting.fileDescriptor, F_DUPFD_CLOEXEC, 0)
+        output = fcntl(fromProcess.fileHandleForReading.fileDescriptor, F_DUPFD_CLOEXEC, 0)
         try? toProcess.fileHandleForWriting.close()
         try? toProcess.fileHandleForReading.close()
         try? fromProcess.fileHandleForReading.close()
@@ -44,8 +46,8 @@ public final class LLVMSymbolizerSession: @unchecked Sendable {
     }
 
     deinit {
-        close(input)  // llvm-symbolizer ends at the end of its input
-        close(output)
+        if input >= 0 { close(input) }  // llvm-symbolizer ends at the end of its input
+        if output >= 0 { close(output) }
     }
 
     /// A session that loads the symbol files of `reader`'s first module map while the reader

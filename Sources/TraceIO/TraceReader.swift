@@ -648,6 +648,7 @@ public final class TraceBatch {
             let mid = (low + high) / 2
             if contexts[mid].eventIndex <= index { low = mid } else { high = mid }
         }
+        guard low < contexts.count else { return Self.event(slots[index], ThreadID(0), 0) }
         return Self.event(slots[index], contexts[low].thread, contexts[low].timeNs)
     }
 
