@@ -125,8 +125,10 @@ final class TraceCompressor {
                 guard n >= 0 else { return }
                 if n > 0 {
                     if offset == off_t(headerSize) {
-                        guard !(try isCompressed(input)) else { return }  // written compressed: nothing to do
-                        columns = try columnBlockWriter(input)
+                        let flags = try headerFlags(input)
+                        // Written compressed (a process that did not leave it to `record`): nothing to do.
+                        guard flags & UInt16(MA_FLAG_ZSTD | MA_FLAG_COLUMNS) == 0 else { return }
+                        columns = try columnBlockWriter(flags: flags)
                     }
                     offset += off_t(n)
                     pause = 1000
@@ -191,14 +193,8 @@ extension TraceCompressor {
         return UInt16(header[10]) | UInt16(header[11]) << 8
     }
 
-    /// Whether the recorder compressed the trace itself (a process that did not leave it to `record`).
-    private func isCompressed(_ input: Int32) throws -> Bool {
-        try headerFlags(input) & UInt16(MA_FLAG_ZSTD | MA_FLAG_COLUMNS) != 0
-    }
-
-    /// A column block writer when the trace's header says its addresses are raw, else nil.
-    private func columnBlockWriter(_ input: Int32) throws -> ColumnBlockWriter? {
-        let flags = try headerFlags(input)
+    /// A column block writer when the trace's header flags say its addresses are raw, else nil.
+    private func columnBlockWriter(flags: UInt16) throws -> ColumnBlockWriter? {
         guard flags & UInt16(MA_FLAG_RAW_ADDRESSES) != 0 else { return nil }
         guard let writer = ColumnBlockWriter() else { throw RecordError(message: "\(tracePath): cannot start the column coder") }
         return writer
