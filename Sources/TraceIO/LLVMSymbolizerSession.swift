@@ -23,12 +23,16 @@ public final class LLVMSymbolizerSession: @unchecked Sendable {
     private var pendingStart = 0
     private var ended = false
 
-    /// Starts llvm-symbolizer at `path`; nil when there is none or it cannot start.
-    public init?(path: String? = Symbolizer.findLLVMSymbolizer()) {
+    /// The options `Symbolizer` reads answers with: every inlined frame, demangled.
+    public static let frameArguments = ["--output-style=JSON", "--demangle", "--inlining"]
+
+    /// Starts llvm-symbolizer at `path` with `arguments` (JSON output, one answer line a query);
+    /// nil when there is none or it cannot start.
+    public init?(path: String? = Symbolizer.findLLVMSymbolizer(), arguments: [String] = frameArguments) {
         guard let path else { return nil }
         let toProcess = Pipe(), fromProcess = Pipe()
         process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = ["--output-style=JSON", "--demangle", "--inlining"]
+        process.arguments = arguments
         process.standardInput = toProcess
         process.standardOutput = fromProcess
         process.standardError = FileHandle.nullDevice
@@ -82,11 +86,11 @@ public final class LLVMSymbolizerSession: @unchecked Sendable {
     }
 
     /// Whether a path can be written in llvm-symbolizer's input, quoted, on one line.
-    static func canQuote(_ path: String) -> Bool { !path.contains("\"") && !path.contains("\n") && !path.contains("\r") }
+    public static func canQuote(_ path: String) -> Bool { !path.contains("\"") && !path.contains("\n") && !path.contains("\r") }
 
     /// Looks up each `(file, address)` and returns one JSON answer per query (fewer when the
     /// process ended early).
-    func lookUp(_ queries: [(file: String, address: UInt64)]) -> [Data] {
+    public func lookUp(_ queries: [(file: String, address: UInt64)]) -> [Data] {
         lock.lock()
         defer { lock.unlock() }
         guard !ended else { return [] }

@@ -1,4 +1,5 @@
 import Foundation
+import TraceIO
 
 /// Names instruction addresses of a process with `llvm-symbolizer` in one batch.
 ///
@@ -19,7 +20,7 @@ public struct ProcessSymbolizer {
     /// or `0xaddress` when outside every module.
     public func functionNames(for addresses: [UInt64]) -> [UInt64: String] {
         var names: [UInt64: String] = [:]
-        var queries: [(address: UInt64, line: String)] = []
+        var queries: [(address: UInt64, file: String, fileAddress: UInt64)] = []
         var segmentsByPath: [String: ELFLoadSegments] = [:]
         for address in Set(addresses).sorted() {
             guard let mapping = modules.mapping(containing: address) else {
@@ -29,47 +30,24 @@ public struct ProcessSymbolizer {
             let fileOffset = address - mapping.start + mapping.fileOffset
             let segments = segmentsByPath[mapping.path] ?? ELFLoadSegments(path: mapping.path)
             segmentsByPath[mapping.path] = segments
-            let vaddr = segments.virtualAddress(ofFileOffset: fileOffset)
             let base = (mapping.path as NSString).lastPathComponent
             names[address] = "\(base)+0x" + String(fileOffset, radix: 16)
-            queries.append((address, "\"\(mapping.path)\" 0x" + String(vaddr, radix: 16)))
+            if LLVMSymbolizerSession.canQuote(mapping.path) {
+                queries.append((address, mapping.path, segments.virtualAddress(ofFileOffset: fileOffset)))
+            }
         }
         guard !queries.isEmpty,
               let tool = Self.candidatePaths.first(where: { FileManager.default.isExecutableFile(atPath: $0) }),
-              let output = Self.run(tool, input: queries.map(\.line).joined(separator: "\n") + "\n")
+              let session = LLVMSymbolizerSession(path: tool, arguments: ["--demangle", "--functions=linkage", "--inlining=false", "--output-style=JSON"])
         else { return names }
-        let lines = output.split(separator: "\n")
-        for (query, line) in zip(queries, lines) {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+        let answers = session.lookUp(queries.map { ($0.file, $0.fileAddress) })
+        for (query, answer) in zip(queries, answers) {
+            guard let object = try? JSONSerialization.jsonObject(with: answer) as? [String: Any],
                   let symbols = object["Symbol"] as? [[String: Any]],
                   let name = symbols.first?["FunctionName"] as? String,
                   !name.isEmpty, name != "??" else { continue }
             names[query.address] = name
         }
         return names
-    }
-
-    /// Runs `llvm-symbolizer` with JSON output on `input`; nil when it cannot run.
-    private static func run(_ tool: String, input: String) -> String? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = ["--demangle", "--functions=linkage", "--inlining=false", "--output-style=JSON"]
-        let stdin = Pipe(), stdout = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = FileHandle.nullDevice
-        // Not waitUntilExit: on Linux it polls its run loop every 50 ms, which was a fifth of
-        // `summary`'s time on small traces; the termination handler says at once.
-        let exited = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in exited.signal() }
-        do { try process.run() } catch { return nil }
-        let writer = Thread {
-            stdin.fileHandleForWriting.write(Data(input.utf8))
-            try? stdin.fileHandleForWriting.close()
-        }
-        writer.start()
-        let data = stdout.fileHandleForReading.readDataToEndOfFile()
-        exited.wait()
-        return String(decoding: data, as: UTF8.self)
     }
 }
