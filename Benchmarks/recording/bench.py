@@ -4,8 +4,8 @@ side by side in one run, reported as ratios (this machine is shared and noisy).
 
     python3 Benchmarks/recording/bench.py [--calls MILLIONS] [--runs N]
 
-Measures: recording slowdown (wall time / native: the median of each run's ratio to a native run
-just before it), trace bytes per event, and summary time per
+Measures: recording slowdown (wall time / native: the median of each run's ratio to the geometric
+mean of the native runs just before and just after it), trace bytes per event, and summary time per
 million calls (mematlas summary vs heaptrack_print, symbolization included). Says so when the
 peer fails (heaptrack's interpreter can drop events or run out of memory on many stacks).
 """
@@ -38,18 +38,27 @@ def main():
     have_heaptrack = shutil.which("heaptrack") is not None
 
     times = {"native": [], "mematlas libunwind": [], "mematlas fp": [], "mematlas --writer-thread": [], "heaptrack": []}
-    # Each tool's run is paired with a native run just before it, and its slowdown is the median
-    # of those pairs' ratios: the host's speed drifts by tens of percent within minutes, and a
-    # ratio of two medians taken minutes apart moves with it.
+    # Each tool's run is bracketed by native runs, one just before and one just after it, and its
+    # slowdown is the median of the ratios of its time to the geometric mean of those two: the
+    # host's speed drifts by tens of percent within minutes (a ratio of two medians taken minutes
+    # apart moves with it), and a native run on one side only leaves a drift during the pair in
+    # the ratio. A native run between two tools' runs brackets both.
     ratios = {name: [] for name in times}
     sizes = {}
 
+    def native_run():
+        t, _ = run([workload, calls])
+        times["native"].append(t)
+        return t
+
+    before = [native_run()]
+
     def timed(name, cmd):
-        t_native, _ = run([workload, calls])
-        times["native"].append(t_native)
         t, p = run(cmd)
+        after = native_run()
         times[name].append(t)
-        ratios[name].append(t / t_native)
+        ratios[name].append(t / (before[0] * after) ** 0.5)
+        before[0] = after
         return p
 
     for r in range(args.runs):
@@ -82,7 +91,7 @@ def main():
     allocations = summary["allocations"]
 
     print(f"\nworkload: {call_total:,} allocator calls ({events:,} events), {allocations:,} allocations")
-    print(f"{'tool':<26}{'wall s':>9}{'slowdown':>10}{'trace MiB':>11}{'bytes/event':>13}   paired ratios")
+    print(f"{'tool':<26}{'wall s':>9}{'slowdown':>10}{'trace MiB':>11}{'bytes/event':>13}   bracketed ratios")
     for name, values in times.items():
         if not values:
             continue

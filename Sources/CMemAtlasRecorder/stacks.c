@@ -126,48 +126,55 @@ static struct ma_print fingerprint(const uintptr_t *frames, int count) {
     return print_finish(s, count);
 }
 
-/* Walks the frame-pointer chain from the caller, leaving out the recorder's own frames at the top
- * (kept in place, not moved afterwards: this runs at every event); *last is the address of the
- * last frame record read (where the chain ended), which pins where on the stack the walk stopped.
- * A frame record is read only when it lies within this thread's stack, 8-aligned, and above the
- * previous one; a return address under 4096 ends the chain. *print has the frames fingerprinted
- * (print_step), the count not yet. */
-__attribute__((noinline)) static int walk_frame_pointers(uintptr_t *frames, int max, uintptr_t *last,
-                                                         struct print_state *print) {
-    *last = 0;
+/* Whether a frame record may be read at `at`: 8-aligned and within [low, low + span] (this thread's
+ * stack, 16 bytes short of its top). One compare: rotating at - low right by 3 moves a misaligned
+ * remainder into the top bits, and an address under low wraps to a huge value, so both fail
+ * <= span / 8 (low is 8-aligned). At every frame, and the walk is most of a capture. */
+static inline int frame_record_ok(uintptr_t at, uintptr_t low, uintptr_t span8) {
+    uintptr_t offset = at - low;
+    return ((offset >> 3) | (offset << 61)) <= span8;
+}
+
+/* Walks the frame-pointer chain from the frame record at `start` (a frame of the recorder, or of
+ * its caller), leaving out the recorder's own frames at the top (kept in place, not moved
+ * afterwards: this runs at every event); *last is the address of the last frame record read
+ * (where the chain ended), which pins where on the stack the walk stopped. A frame record is read
+ * only when it lies within this thread's stack, 8-aligned, and above the previous one; a return
+ * address under 4096 ends the chain. *print has the frames fingerprinted (print_step), the count
+ * not yet. Inlined into its two callers: a call and its frame cost as much as two frames. */
+static inline __attribute__((always_inline)) int walk_frame_pointers(const void *start, uintptr_t *frames, int max,
+                                                                     uintptr_t *last, struct print_state *print) {
     struct print_state s = PRINT_START;
-    if (!t_stack_high && !find_stack_bounds()) return 0;
-    /* One unsigned compare tests low <= at <= high - 16 (at > high - 16, not at + 16 > high: a
-     * garbage frame pointer near 2^64, left in rbp by code built without frame pointers, must
-     * not wrap past the check). */
-    const uintptr_t low = t_stack_low, span = t_stack_high - 16 - t_stack_low;
-    const uintptr_t self_start = g_self_start, self_size = g_self_end - g_self_start;
-    uintptr_t *fp = __builtin_frame_address(0);
-    uintptr_t at = 0, read = 0;
+    uintptr_t read = 0;
     int n = 0;
+    if (MA_UNLIKELY(!t_stack_high) && !find_stack_bounds()) goto done;
+    const uintptr_t low = t_stack_low, span8 = (t_stack_high - 16 - t_stack_low) >> 3;
+    const uintptr_t self_start = g_self_start, self_size = g_self_end - g_self_start;
+    uintptr_t at = (uintptr_t)start;
+    if (!frame_record_ok(at, low, span8)) goto done;
+    uintptr_t ret = ((const uintptr_t *)at)[1];
     /* The recorder's own frames. */
+    while (ret - self_start < self_size) {
+        read = at;
+        uintptr_t next = ((const uintptr_t *)at)[0];
+        if (next <= at || !frame_record_ok(next, low, span8)) goto done;
+        at = next;
+        ret = ((const uintptr_t *)at)[1];
+    }
+    if (ret < 4096) goto done;
+    /* The program's frames, from the first one outside the recorder: at is always the record of
+     * the last frame taken. */
     for (;;) {
-        at = (uintptr_t)fp;
-        if (at - low > span || (at & 7)) goto done;
-        uintptr_t ret = fp[1];
-        if (ret < 4096) goto done;
-        read = at;
-        if (ret - self_start >= self_size) break;
-        uintptr_t *next = (uintptr_t *)fp[0];
-        if ((uintptr_t)next <= at) goto done;
-        fp = next;
+        frames[n++] = ret;
+        print_step(&s, ret);
+        if (n == max) break;
+        uintptr_t next = ((const uintptr_t *)at)[0];
+        if (next <= at || !frame_record_ok(next, low, span8)) break;
+        ret = ((const uintptr_t *)next)[1];
+        if (ret < 4096) break;
+        at = next;
     }
-    /* The program's frames, from the first one outside the recorder. */
-    while (n < max) {
-        frames[n++] = fp[1];
-        print_step(&s, fp[1]);
-        read = at;
-        uintptr_t *next = (uintptr_t *)fp[0];
-        if ((uintptr_t)next <= at) break;
-        fp = next;
-        at = (uintptr_t)fp;
-        if (at - low > span || (at & 7) || fp[1] < 4096) break;
-    }
+    read = at;
 done:
     *last = read;
     *print = s;
@@ -189,7 +196,8 @@ __attribute__((noinline)) int ma_capture_stack(uintptr_t *frames) {
     uintptr_t last;
     struct print_state unused;
     if (g_unwinder == MA_UNWIND_LIBUNWIND) n = g_unw_backtrace((void **)frames, want);
-    else if (g_unwinder == MA_UNWIND_FRAME_POINTERS) n = walk_frame_pointers(frames, want, &last, &unused);
+    else if (g_unwinder == MA_UNWIND_FRAME_POINTERS)
+        n = walk_frame_pointers(__builtin_frame_address(0), frames, want, &last, &unused);
     else return 0;
     if (n < 0) n = 0;
     return skip_own_frames(frames, n);
@@ -205,11 +213,11 @@ __attribute__((noinline)) int ma_capture_stack(uintptr_t *frames) {
  * as such, and those captures always use libunwind. */
 static struct ma_key_table g_fast_table;
 
-int ma_capture_key(uintptr_t *key, struct ma_print *print) {
+int ma_capture_key(const void *frame, uintptr_t *key, struct ma_print *print) {
     if (g_unwinder != MA_UNWIND_LIBUNWIND || !g_fast_path) return 0;
     uintptr_t last;
     struct print_state s;
-    int n = walk_frame_pointers(key, g_max_depth, &last, &s);
+    int n = walk_frame_pointers(frame, key, g_max_depth, &last, &s);
     if (n <= 0) return 0;
     key[n] = last;
     print_step(&s, last);
