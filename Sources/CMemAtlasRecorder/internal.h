@@ -126,12 +126,11 @@ struct ma_print {
     uint32_t check;
 };
 
-/* The frame-pointer fast path of the libunwind unwinder (see stacks.c). ma_capture_key walks frame
- * pointers from `frame` (the caller's frame: __builtin_frame_address(0), so that the walk does not
- * step through the recorder's frames below it) into key (return addresses, then where the chain
- * ended), fingerprints it on the way
- * (the arithmetic hides in the walk's load latency) and returns the key's length, or 0 when the
- * unwinder is not libunwind. The others need the writer lock. */
+/* The frame-pointer fast path of the unwinders (see stacks.c). ma_capture_key walks frame pointers
+ * from `frame` (the caller's frame: __builtin_frame_address(0), so that the walk does not step
+ * through the recorder's frames below it) into key (return addresses, then where the chain ended),
+ * fingerprints it on the way (the arithmetic hides in the walk's load latency) and returns the
+ * key's length, or 0 without stacks. The others need the writer lock. */
 int ma_capture_key(const void *frame, uintptr_t *key, struct ma_print *print) MA_HIDDEN;
 uint32_t ma_fast_lookup(struct ma_print print, int *known) MA_HIDDEN;
 void ma_fast_remember(const uintptr_t *key, int length, struct ma_print print, const uintptr_t *frames, int depth,

@@ -210,11 +210,13 @@ __attribute__((noinline)) int ma_capture_stack(uintptr_t *frames) {
  * libunwind found beyond the chain's end is only the C runtime's start code (main's and threads'
  * callers in libc), the key is remembered with the stack id, and later captures with the same key
  * skip libunwind. A walk that disagrees (code without frame pointers, signal frames) is remembered
- * as such, and those captures always use libunwind. */
+ * as such, and those captures always use libunwind. With the frame-pointer unwinder the walk is the
+ * stack, and the table maps each key to its stack id all the same: a stack seen before is found
+ * without fingerprinting its frames a second time. */
 static struct ma_key_table g_fast_table;
 
 int ma_capture_key(const void *frame, uintptr_t *key, struct ma_print *print) {
-    if (g_unwinder != MA_UNWIND_LIBUNWIND || !g_fast_path) return 0;
+    if (g_unwinder == MA_UNWIND_NONE || !g_fast_path) return 0;
     uintptr_t last;
     struct print_state s;
     int n = walk_frame_pointers(frame, key, g_max_depth, &last, &s);

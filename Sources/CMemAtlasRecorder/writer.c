@@ -646,6 +646,9 @@ __attribute__((noinline)) static uint32_t unwind_stack_locked(const uintptr_t *k
         depth = ma_capture_stack(frames);
         __atomic_sub_fetch(&g_unwinding, 1, __ATOMIC_RELEASE);
         writer_lock();
+    } else if (key_length > 0) {
+        depth = key_length - 1; /* frame pointers: the key's walk is the stack */
+        ma_copy_frames(frames, key, depth);
     } else {
         depth = ma_capture_stack(frames); /* frame pointers or nothing: safe under the lock */
     }
