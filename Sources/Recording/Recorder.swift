@@ -100,6 +100,10 @@ public enum Recorder {
             try FileManager.default.removeItem(atPath: output)  // a link itself, never what it names
         }
 
+        // Traces of an earlier recording to the same output (its children's OUTPUT.PID files, which
+        // --force does not remove) are not this recording's.
+        let earlier = Set(traceFiles(for: output))
+
         var environment = ProcessInfo.processInfo.environment
         let preload = environment["LD_PRELOAD"].map { library + ":" + $0 } ?? library
         environment["LD_PRELOAD"] = preload
@@ -111,7 +115,7 @@ public enum Recorder {
         environment["MEMATLAS_COMPRESS"] = options.compress ? "zstd" : "none"
         environment["MEMATLAS_WRITER_THREAD"] = options.writerThread ? "1" : "0"
         // The started process's traces are coded here, on another core (see TraceCompressor).
-        let compressor = options.compress ? ProcessTraceCoder(output: output) : nil
+        let compressor = options.compress ? ProcessTraceCoder(output: output, existing: earlier) : nil
         environment[TraceCompressor.environmentVariable] = compressor == nil ? "0" : "1"
         environment[ProcessTraceCoder.rootPIDVariable] = ProcessTraceCoder.rootPIDPlaceholder
 
@@ -127,7 +131,7 @@ public enum Recorder {
         var result = RecordingResult(exitCode: nil, signal: nil, pid: pid, traces: [], mainTrace: output)
         if status & 0x7f == 0 { result.exitCode = (status >> 8) & 0xff } else { result.signal = status & 0x7f }
 
-        result.traces = traceFiles(for: output)
+        result.traces = traceFiles(for: output).filter { !earlier.contains($0) }
         // A process that was killed or crashed left the records it had not written in TRACE.pending.
         for trace in result.traces { PendingRecords.salvage(trace: trace) }
         compressor?.finish()

@@ -223,16 +223,27 @@ final class ProcessTraceCoder: @unchecked Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private var watching = false
 
+    /// Trace files that existed before the recording (an earlier recording's, to the same output):
+    /// the recorder does not overwrite them, it takes the next name.
+    private let existing: Set<String>
+
     /// nil when zstd cannot be loaded here (the programs then compress their own traces).
-    init?(output: String) {
+    init?(output: String, existing: Set<String> = []) {
         guard let first = TraceCompressor(trace: output) else { return nil }
         self.output = output
+        self.existing = existing
         current = first
         first.start()
     }
 
-    /// The trace of the next program of the process: OUTPUT.PID, then OUTPUT.PID.2, ...
-    private var nextPath: String { images == 1 ? "\(output).\(pid)" : "\(output).\(pid).\(images)" }
+    /// The trace of the next program of the process: OUTPUT.PID, then OUTPUT.PID.2, ..., past the
+    /// names taken before the recording (as the recorder's open_trace_file goes past them).
+    private var nextPath: String {
+        while existing.contains(imagePath(images)) { images += 1 }
+        return imagePath(images)
+    }
+
+    private func imagePath(_ image: Int) -> String { image == 1 ? "\(output).\(pid)" : "\(output).\(pid).\(image)" }
 
     /// The started process is `pid`: watch for the traces of the programs it execs.
     func processStarted(pid: Int32) {

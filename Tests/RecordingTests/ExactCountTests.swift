@@ -235,6 +235,17 @@ private enum Workload {
         #expect(forked.traces.count == 3)
         #expect(flags.filter { $0 == UInt8(MA_FLAG_COLUMNS) }.count == 2, "the shell's two programs")
         #expect(flags.filter { $0 == UInt8(MA_FLAG_ZSTD) }.count == 1, "the forked child's own")
+
+        // Recorded again to the same output (--force): the first recording's child traces stay, and
+        // are not this recording's.
+        var options = RecordOptions()
+        options.output = forked.traces[0]
+        options.force = true
+        let again = try Recorder.run(program: "/bin/sh", arguments: ["-c", "\(program) 1; exec /bin/true"], options: options)
+        #expect(again.traces.count == 3)
+        #expect(Set(again.traces).intersection(forked.traces) == [forked.traces[0]])
+        #expect(again.mainTrace.hasSuffix(".\(again.pid)"))
+        for trace in forked.traces { #expect(FileManager.default.fileExists(atPath: trace)) }
     }
 
     @Test func anUnknownRecordStopsTheCoding() throws {
