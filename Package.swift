@@ -33,7 +33,7 @@ let package = Package(
         // zlib (system library) for gzip-compressed pprof exports.
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(name: "Render", dependencies: ["TraceModel", "Analysis", "AllocatorLab", "VirtualMemory", "MemorySimulators", "CZlib"]),
-        .target(name: "Recording", dependencies: ["TraceModel", "TraceIO", "MemAtlasTraceSchema"]),
+        .target(name: "Recording", dependencies: ["TraceModel", "TraceIO", "MemAtlasTraceSchema", "CMemAtlasShims"]),
         .executableTarget(
             name: "mematlas",
             dependencies: [

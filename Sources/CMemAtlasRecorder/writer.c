@@ -31,7 +31,7 @@ static struct {
     int max_depth;
     uint64_t interval_ns;
     int compress;
-    int root_uncompressed; /* the started process's trace (any image of it) is written raw: its parent codes it */
+    int record_codes; /* `mematlas record` codes this trace: it is written raw (addresses too, uncompressed) */
     int level;
     uint64_t residency_interval_ns; /* 0: no residency snapshots */
     int writer_thread_at_start;     /* MEMATLAS_WRITER_THREAD=1: the writer thread even while single-threaded */
@@ -319,27 +319,11 @@ static void read_config(void) {
             break;
         }
     }
-    /* MEMATLAS_ROOT_PID=0000000000 leaves room for a pid: the started program's first image writes
-     * its own there (in place), so that the programs it execs, which inherit it and keep its pid,
-     * know that they are the started process too. */
-    char *root_pid = NULL;
-    for (char **e = environ; e && *e; e++) {
-        if (strncmp(*e, "MEMATLAS_ROOT_PID=", 18) == 0 && strlen(*e + 18) == 10) {
-            root_pid = *e + 18;
-            break;
-        }
-    }
-    int root_image = 0;
-    if (root_pid && g_config.root) {
-        uint64_t pid = (uint64_t)getpid();
-        for (int i = 9; i >= 0; i--, pid /= 10) root_pid[i] = (char)('0' + pid % 10);
-    } else if (root_pid) {
-        root_image = parse_decimal(root_pid, 0) == (uint64_t)getpid();
-    }
-    /* `mematlas record` codes and compresses the started process's traces itself, on another core
-     * (other processes' traces are compressed here). */
+    /* `mematlas record` codes and compresses every process's trace itself, on another core: the
+     * started program's, the programs it execs, and its children's (it follows each one until its
+     * process ends). */
     const char *parent_compresses = getenv("MEMATLAS_PARENT_COMPRESSES");
-    g_config.root_uncompressed = (g_config.root || root_image) && parent_compresses && strcmp(parent_compresses, "1") == 0;
+    g_config.record_codes = parent_compresses && strcmp(parent_compresses, "1") == 0;
 }
 
 /* Opens a new trace file: never follows a symlink, never overwrites (O_EXCL), mode 0600, and
@@ -944,7 +928,6 @@ static void fork_child(void) {
     g_sync_writes = 1;
     g_write_through = 0;
     g_config.root = 0;
-    g_config.root_uncompressed = 0;
     t_tid = 0;
     t_name_written = 0;
     ma_stacks_thread_reset();
@@ -995,7 +978,7 @@ static int start_trace(void) {
     int flags = 0;
     /* `mematlas record` codes the addresses of the started process's traces and compresses them,
      * on its own core. */
-    g_raw_addresses = g_config.root_uncompressed;
+    g_raw_addresses = g_config.record_codes;
     g_compress_trace = g_zstd.context && !g_raw_addresses;
     if (g_raw_addresses) flags |= MA_FLAG_RAW_ADDRESSES;
     if (g_compress_trace) {
@@ -1060,7 +1043,7 @@ static void start_recorder(void) {
         read_config();
         g_program_has_own_malloc = program_has_own_malloc();
         g_config.unwinder = ma_stacks_init(g_config.unwinder, g_config.max_depth);
-        if (g_config.compress) load_zstd();
+        if (g_config.compress && !g_config.record_codes) load_zstd(); /* record codes: never compressed here */
         g_statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
         if (g_statm_fd >= 0) {
             int high = fcntl(g_statm_fd, F_DUPFD_CLOEXEC, 700);

@@ -5,6 +5,7 @@
 #include <linux/perf_event.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -120,3 +121,14 @@ int mematlas_shim_wait_status_kind(int status, int *value) {
     *value = 0;
     return 4;
 }
+
+int mematlas_shim_pidfd_open(pid_t pid) {
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int mematlas_shim_wake_fd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }

@@ -114,10 +114,9 @@ public enum Recorder {
         environment["MEMATLAS_SAMPLE_MS"] = String(options.sampleIntervalMs)
         environment["MEMATLAS_COMPRESS"] = options.compress ? "zstd" : "none"
         environment["MEMATLAS_WRITER_THREAD"] = options.writerThread ? "1" : "0"
-        // The started process's traces are coded here, on another core (see TraceCompressor).
-        let compressor = options.compress ? ProcessTraceCoder(output: output, existing: earlier) : nil
+        // Every process's traces are coded here, on another core (see RecordingTraceCoder).
+        let compressor = options.compress ? RecordingTraceCoder(output: output, existing: earlier) : nil
         environment[TraceCompressor.environmentVariable] = compressor == nil ? "0" : "1"
-        environment[ProcessTraceCoder.rootPIDVariable] = ProcessTraceCoder.rootPIDPlaceholder
 
         let pid: Int32, status: Int32
         do {
@@ -131,10 +130,11 @@ public enum Recorder {
         var result = RecordingResult(exitCode: nil, signal: nil, pid: pid, traces: [], mainTrace: output)
         if status & 0x7f == 0 { result.exitCode = (status >> 8) & 0xff } else { result.signal = status & 0x7f }
 
-        result.traces = traceFiles(for: output).filter { !earlier.contains($0) }
-        // A process that was killed or crashed left the records it had not written in TRACE.pending.
-        for trace in result.traces { PendingRecords.salvage(trace: trace) }
+        // A process that was killed or crashed left the records it had not written in TRACE.pending
+        // (the coder appends those of the traces it codes before it codes their end).
         compressor?.finish()
+        result.traces = traceFiles(for: output).filter { !earlier.contains($0) }
+        for trace in result.traces { PendingRecords.salvage(trace: trace) }
         guard result.traces.first == output else {
             throw RecordError(message: "the recorder did not start in \(program): no trace was written at \(output) (a setuid program, or one that clears LD_PRELOAD, cannot be traced)")
         }

@@ -69,13 +69,30 @@ final class TraceCompressor {
         return programEnded
     }
 
+    private var abandoned = false
+    private var isAbandoned: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return abandoned
+    }
+
+    /// Stops following a trace whose process is still running (it outlived the recording): the
+    /// trace stays as the process writes it, raw, and what was coded of it is dropped.
+    func abandon() {
+        lock.lock()
+        abandoned = true
+        lock.unlock()
+        wake.signal()
+        done.wait()
+    }
+
     private func follow() {
         // The trace appears when the recorder starts in the program.
         var input: Int32 = -1
         while input < 0 {
             input = open(tracePath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
             if input >= 0 { break }
-            if hasProgramEnded { return }
+            if hasProgramEnded || isAbandoned { return }
             _ = wake.wait(timeout: .now() + .milliseconds(2))
         }
         defer { close(input) }
@@ -120,6 +137,7 @@ final class TraceCompressor {
                     buffer.deallocate()
                     buffer = grown
                 }
+                if isAbandoned { return }
                 let n = pread(input, buffer.baseAddress! + carried, buffer.count - carried, offset)
                 if n < 0 && errno == EINTR { continue }
                 guard n >= 0 else { return }
@@ -198,100 +216,5 @@ extension TraceCompressor {
         guard flags & UInt16(MA_FLAG_RAW_ADDRESSES) != 0 else { return nil }
         guard let writer = ColumnBlockWriter() else { throw RecordError(message: "\(tracePath): cannot start the column coder") }
         return writer
-    }
-}
-
-/// Codes the traces of the started process's programs one after the other. The program `record`
-/// started writes OUTPUT, and each program that process execs (keeping its pid) writes OUTPUT.PID,
-/// then OUTPUT.PID.2, ..., raw as well (the recorder knows it by MEMATLAS_ROOT_PID): a script's
-/// interpreter, a shim, a launcher, and then the program that does the work. A program's trace is
-/// complete once the next one's exists: the exec succeeded, and the recorder wrote everything and
-/// closed the trace before it.
-final class ProcessTraceCoder: @unchecked Sendable {
-    static let rootPIDVariable = "MEMATLAS_ROOT_PID"
-    /// Room for the pid, which the started program's recorder writes in place.
-    static let rootPIDPlaceholder = "0000000000"
-
-    private let output: String
-    private var current: TraceCompressor?  // nil once finished
-    private var images = 1  // traces followed so far
-    private var pid: Int32 = 0
-    private let lock = NSLock()
-    private var stopping = false
-    private let watcherDone = DispatchSemaphore(value: 0)
-    /// Signalled when the process ended, so that the watcher does not sleep out its pause.
-    private let wake = DispatchSemaphore(value: 0)
-    private var watching = false
-
-    /// Trace files that existed before the recording (an earlier recording's, to the same output):
-    /// the recorder does not overwrite them, it takes the next name.
-    private let existing: Set<String>
-
-    /// nil when zstd cannot be loaded here (the programs then compress their own traces).
-    init?(output: String, existing: Set<String> = []) {
-        guard let first = TraceCompressor(trace: output) else { return nil }
-        self.output = output
-        self.existing = existing
-        current = first
-        first.start()
-    }
-
-    /// The trace of the next program of the process: OUTPUT.PID, then OUTPUT.PID.2, ..., past the
-    /// names taken before the recording (as the recorder's open_trace_file goes past them).
-    private var nextPath: String {
-        while existing.contains(imagePath(images)) { images += 1 }
-        return imagePath(images)
-    }
-
-    private func imagePath(_ image: Int) -> String { image == 1 ? "\(output).\(pid)" : "\(output).\(pid).\(image)" }
-
-    /// The started process is `pid`: watch for the traces of the programs it execs.
-    func processStarted(pid: Int32) {
-        lock.lock()
-        self.pid = pid
-        watching = true
-        lock.unlock()
-        let thread = Thread { [self] in
-            var pause: useconds_t = 1000
-            while true {
-                lock.lock()
-                let stop = stopping
-                lock.unlock()
-                if stop { break }
-                if FileManager.default.fileExists(atPath: nextPath) {
-                    advance()
-                    pause = 1000
-                } else {
-                    _ = wake.wait(timeout: .now() + .microseconds(Int(pause)))
-                    pause = min(pause * 2, 20_000)
-                }
-            }
-            watcherDone.signal()
-        }
-        thread.start()
-    }
-
-    /// The previous program's trace is complete: code the rest of it, and follow the next one.
-    private func advance() {
-        current?.finish()
-        current = TraceCompressor(trace: nextPath)
-        current?.start()
-        images += 1
-    }
-
-    /// The process ended (and the records its programs left pending are in their traces): codes
-    /// what is left of every trace.
-    func finish() {
-        lock.lock()
-        stopping = true
-        let watched = watching
-        lock.unlock()
-        wake.signal()
-        if watched {
-            watcherDone.wait()
-            while FileManager.default.fileExists(atPath: nextPath) { advance() }
-        }
-        current?.finish()
-        current = nil
     }
 }

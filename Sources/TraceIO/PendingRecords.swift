@@ -27,8 +27,10 @@ public enum PendingRecords {
     }
 
     /// Appends the pending records of `trace` (when its process is gone) and removes the pending file.
+    /// `processEnded`: the caller knows that the process has ended (a pidfd said so), which a zombie
+    /// not yet reaped by its parent does not show to `kill(pid, 0)`.
     @discardableResult
-    public static func salvage(trace: String) -> Outcome {
+    public static func salvage(trace: String, processEnded: Bool = false) -> Outcome {
         let path = trace + suffix
         guard let data = FileManager.default.contents(atPath: path) else { return .none }
         func u64(_ at: Int) -> UInt64 {
@@ -39,7 +41,7 @@ public enum PendingRecords {
             return discard(path, "not a MemAtlas pending file")
         }
         let pid = pid_t(truncatingIfNeeded: u64(8))
-        if pid > 0, kill(pid, 0) == 0 || errno == EPERM { return .stillRunning }
+        if !processEnded, pid > 0, kill(pid, 0) == 0 || errno == EPERM { return .stillRunning }
         guard u64(16) == 0 else { return discard(path, "the process died while writing its trace") }
         var pending: [(sequence: UInt64, start: Int, count: Int)] = []
         for i in 0..<buffers {

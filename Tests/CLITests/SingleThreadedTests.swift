@@ -74,6 +74,27 @@ extension RealProgramTests {
         #expect(try Tracing.isCompressed(run.traces[0]))
     }
 
+    @Test func aChildsCrashLeavesEveryEventBeforeIt() throws {
+        // The same crash in a child of the started process: `record` codes the child's trace too,
+        // and appends its pending records when the child has ended, before it codes the trace's end.
+        let program = try ExamplePrograms.build("c/exit_paths.c")
+        let run = try recordBoth("/bin/sh", ["-c", "\(program) segv; echo after $?"])
+        #expect(run.plain.status == 0)
+        #expect(run.recorded.status == 0)
+        #expect(run.recorded.stdout == run.plain.stdout)
+        #expect(run.recorded.stdout.hasSuffix("after \(128 + SIGSEGV)\n"))
+        let crashed = try run.traces.map { ($0, try summary($0)) }.filter { ($0.1["executable"] as? String) == program }
+        try #require(crashed.count == 1)
+        let s = crashed[0].1
+        #expect(s["events"] as? Int == 14)
+        #expect((s["calls"] as? [String: Int])?["malloc"] == 10)
+        #expect(s["leakedBlocks"] as? Int == 6)
+        #expect(s["complete"] as? Bool == false)
+        for trace in run.traces { #expect(try Tracing.isCompressed(trace), "\(trace)") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: (run.traces[0] as NSString).deletingLastPathComponent)
+        #expect(!leftovers.contains { $0.hasSuffix(".pending") || $0.hasSuffix(".compressing") })
+    }
+
     @Test func terminatingRecordTerminatesTheProgramAndKeepsItsTrace() throws {
         // SIGTERM aimed at `mematlas record` (kill, timeout) reaches the program, and the trace is
         // still complete up to the signal and compressed, with nothing left beside it.

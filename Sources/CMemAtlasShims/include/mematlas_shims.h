@@ -63,6 +63,13 @@ int mematlas_shim_wait_status_kind(int status, int *value);
 
 /* A hint that `address` will be written soon: the analyses' hash tables look up the slot of an
  * event a few events ahead, so the cache miss overlaps the work in between. */
+/* A file descriptor that polls readable once process `pid` has ended (pidfd_open, Linux 5.3), or
+ * -1 with errno (ESRCH: it has ended and been reaped). */
+int mematlas_shim_pidfd_open(pid_t pid);
+
+/* An eventfd (close-on-exec, non-blocking) for waking a thread that polls, or -1. */
+int mematlas_shim_wake_fd(void);
+
 static inline void mematlas_shim_prefetch(const void *address) { __builtin_prefetch(address, 1, 3); }
 
 #endif
