@@ -251,6 +251,34 @@ private enum Workload {
         for trace in forked.traces { #expect(FileManager.default.fileExists(atPath: trace)) }
     }
 
+    /// A child still running when the started process ends (a daemon) is not waited for: `record`
+    /// returns, and the child's trace stays raw, a valid trace with the exact figures.
+    @Test func aChildThatOutlivesTheStartedProcessKeepsARawTrace() throws {
+        let program = try ExamplePrograms.build("c/exact_counts.c")
+        let directory = Tracing.scratchDirectory()
+        let gate = directory + "/gate"
+        var options = RecordOptions()
+        options.output = directory + "/trace"
+        // The child waits for the gate, which is made once `record` has returned.
+        let script = "(while [ ! -e \(gate) ]; do sleep 0.01; done; exec \(program)) & echo $! > \(directory)/child"
+        let result = try Recorder.run(program: "/bin/sh", arguments: ["-c", script], options: options)
+        #expect(result.exitCode == 0)
+        FileManager.default.createFile(atPath: gate, contents: Data())
+        let child = try #require(Int32(String(decoding: try Data(contentsOf: URL(fileURLWithPath: directory + "/child")), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)))
+        let deadline = Date().addingTimeInterval(20)
+        while kill(child, 0) == 0 && Date() < deadline { usleep(10_000) }
+        let traces = Recorder.traceFiles(for: options.output!).filter { $0.hasPrefix("\(options.output!).\(child)") }
+        let last = try #require(traces.last)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: last)).prefix(12)
+        #expect(bytes[10] == UInt8(MA_FLAG_RAW_ADDRESSES))
+        let (report, _, _) = try TraceSummary.summarize(path: last, top: 5)
+        #expect(report.calls == Workload.calls)
+        #expect(report.allocations == Workload.allocations)
+        #expect(report.leakedBlocks == 10)
+        #expect(report.complete)
+    }
+
     @Test func anUnknownRecordStopsTheCoding() throws {
         let writer = try #require(ColumnBlockWriter())
         var free = [UInt8(MA_REC_FREE)] + [UInt8](repeating: 0x10, count: 8)
