@@ -976,7 +976,7 @@ static int start_trace(void) {
     if (g_fd < 0) return -1;
     if (setup_buffers() != 0) return -1;
     int flags = 0;
-    /* `mematlas record` codes the addresses of the started process's traces and compresses them,
+    /* `mematlas record` codes the addresses of every process's traces and compresses them,
      * on its own core. */
     g_raw_addresses = g_config.record_codes;
     g_compress_trace = g_zstd.context && !g_raw_addresses;
