@@ -101,10 +101,15 @@ public struct RecorderBuildError: Error, CustomStringConvertible {
 struct FNV1a {
     private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
     mutating func add(_ data: Data) {
-        for byte in data {
-            value ^= UInt64(byte)
-            value = value &* 0x100_0000_01b3
+        // Over the bytes themselves: Data's iterator costs a call a byte, at every `record`.
+        var value = self.value
+        data.withUnsafeBytes { bytes in
+            for byte in bytes {
+                value ^= UInt64(byte)
+                value = value &* 0x100_0000_01b3
+            }
         }
+        self.value = value
     }
     mutating func add(_ text: String) { add(Data(text.utf8)) }
 }

@@ -15,8 +15,12 @@ import Glibc
 /// shim, then the program that does the work). A trace is complete once the next one of its process
 /// exists (the exec succeeded, and the recorder wrote everything and closed the trace before it), or
 /// once its process has ended: a pidfd says so, and the records a killed process left pending are
-/// appended first. New trace files are seen through inotify on the output's folder (a listing of it
-/// where inotify is not to be had).
+/// appended first. New trace files are seen by listing the output's folder: every 2 to 20 ms (less
+/// often while nothing changes), and never more often than ten times the listing takes, so that a
+/// folder of many thousand files costs at most a tenth of a core. inotify would see them at once,
+/// but closing an inotify instance waits for an RCU grace period, 12-16 ms here, at the end of
+/// every recording. A process that starts and ends between two listings has its trace coded once
+/// it is seen, from its start.
 ///
 /// A child still running when the started process has ended (a daemon) is not waited for: its
 /// trace stays as its recorder writes it, raw, which reads like any other trace.
@@ -28,7 +32,6 @@ final class RecordingTraceCoder: @unchecked Sendable {
     /// the recorder does not overwrite them, it takes the next name.
     private let existing: Set<String>
     private var seen: Set<String> = []
-    private let inotify: Int32
     /// An eventfd that wakes the dispatcher to stop.
     private let stop: Int32
     private var root: ProcessTraces
@@ -67,18 +70,10 @@ final class RecordingTraceCoder: @unchecked Sendable {
         base = url.lastPathComponent
         self.existing = existing
         root = ProcessTraces(pid: 0, pidfd: -1, path: output, image: 0, coder: first)
-        // Watched before the program starts: files made before the dispatcher runs wait in the queue.
-        var fd = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
-        if fd >= 0 && inotify_add_watch(fd, directory, UInt32(IN_CREATE)) < 0 {
-            close(fd)
-            fd = -1
-        }
-        inotify = fd
         first.start()
     }
 
     deinit {
-        if inotify >= 0 { close(inotify) }
         if stop >= 0 { close(stop) }
     }
 
@@ -122,53 +117,28 @@ final class RecordingTraceCoder: @unchecked Sendable {
     // MARK: - The dispatcher thread
 
     private func dispatch() {
+        var pause: Int32 = 2  // ms between listings; grows to 20 while nothing changes
         while true {
             let children = processes.values.filter { $0.pid != root.pid }
-            var fds = [pollfd(fd: inotify, events: Int16(POLLIN), revents: 0), pollfd(fd: stop, events: Int16(POLLIN), revents: 0)]
+            var fds = [pollfd(fd: stop, events: Int16(POLLIN), revents: 0)]
             fds += children.map { pollfd(fd: $0.pidfd, events: Int16(POLLIN), revents: 0) }
-            // Without inotify, or with a child whose end no pidfd tells: look again every 20 ms.
-            let timeout: Int32 = inotify < 0 || children.contains { $0.pidfd < 0 } ? 20 : -1
-            let ready = poll(&fds, nfds_t(fds.count), timeout)
+            let ready = poll(&fds, nfds_t(fds.count), pause)
             if ready < 0 && errno != EINTR { return }
             // New files first: a program that execs and then ends made its next trace before it ended.
-            if inotify < 0 { scan() } else if fds[0].revents != 0 { readEvents() }
+            let started = DispatchTime.now().uptimeNanoseconds
+            let known = seen.count
+            scan()
+            let took = Int32(min((DispatchTime.now().uptimeNanoseconds - started) / 1_000_000, 1000))
+            pause = max(seen.count > known ? 2 : min(pause * 2, 20), 10 * took)
             for (i, process) in children.enumerated() {
-                let ended = process.pidfd >= 0 ? fds[2 + i].revents != 0 : hasEnded(process)
+                let ended = process.pidfd >= 0 ? fds[1 + i].revents != 0 : hasEnded(process)
                 if ended && processes[process.pid] === process { end(process) }
             }
-            if fds[1].revents != 0 {
-                if inotify < 0 { scan() } else { readEvents() }
-                return
-            }
+            if fds[0].revents != 0 { return }
         }
     }
 
-    /// Handles the queued inotify events (a listing of the folder when the queue overflowed).
-    private func readEvents() {
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(inotify, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return }
-            var offset = 0
-            var overflowed = false
-            buffer.withUnsafeBytes { bytes in
-                while offset + 16 <= n {
-                    let mask = bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self)
-                    let length = Int(bytes.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self))
-                    if mask & UInt32(IN_Q_OVERFLOW) != 0 { overflowed = true }
-                    if length > 0, offset + 16 + length <= n {
-                        let name = bytes[(offset + 16)..<(offset + 16 + length)].prefix { $0 != 0 }
-                        handle(name: String(decoding: name, as: UTF8.self))
-                    }
-                    offset += 16 + length
-                }
-            }
-            if overflowed { scan() }
-        }
-    }
-
-    /// Looks at the folder's trace files (at start-up without inotify, and after an overflow).
+    /// Looks at the folder's trace files.
     private func scan() {
         for path in Recorder.traceFiles(for: output) { handle(name: (path as NSString).lastPathComponent) }
     }
