@@ -14,6 +14,25 @@ import Testing
 
     func total(_ sites: [[String: Any]], _ key: String) -> Int { sites.reduce(0) { $0 + ($1[key] as? Int ?? 0) } }
 
+    /// `mematlas run` of a program that forks and execs lists every process with its figures, the
+    /// summarized one marked.
+    @Test func runListsEveryProcessOfTheRecording() throws {
+        let program = try ExamplePrograms.build("c/exact_counts.c")
+        let trace = Tracing.scratchDirectory() + "/t"
+        let run = try TestProcess.run(Tracing.mematlasBinary, ["run", "--no-report", "-o", trace, "--", "/bin/sh", "-c", "\(program); exec /bin/true"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let table = try #require(run.stdout.components(separatedBy: "\nProcesses").last)
+        let rows = table.split(separator: "\n").dropFirst(2).map(String.init)
+        try #require(rows.count == 3, "\(table)")
+        // exact_counts: 367 calls (192 allocations of 36,150 bytes, 169 frees, 6 mappings), a peak of
+        // 8,150 bytes, 365 bytes leaked.
+        let child = try #require(rows.first { $0.contains("   \(program) (") }, "\(table)")
+        #expect(child.split(separator: " ").prefix(8).map(String.init).dropFirst() == ["367", "35.3", "KiB", "8.0", "KiB", "365", "B"], "\(child)")
+        #expect(child.hasSuffix("exit   \(program) (t.\(child.split(separator: " ")[0]))"))
+        #expect(rows.filter { $0.hasPrefix(" *") }.count == 1)
+        #expect(rows.first { $0.hasPrefix(" *") }?.contains("/bin/true") == true)
+    }
+
     @Test func pointersShowWhichWaysOfPassingAnObjectCopyIt() throws {
         let trace = Tracing.scratchDirectory() + "/pointers.trace"
         let run = try TestProcess.run(Tracing.mematlasBinary, ["run", "--no-report", "--json", "--top", "40", "-o", trace, "--example", "pointers"])

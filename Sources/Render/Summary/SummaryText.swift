@@ -1,4 +1,5 @@
 import Analysis
+import Foundation
 import TraceIO
 
 /// Renders a `SummaryReport` as the terminal summary (under one screen for the default top 5).
@@ -57,6 +58,31 @@ public struct SummaryTextRenderer {
         }
         out += section("Top call sites by leaks", report.topByLeaks) {
             "\(Format.bytes($0.leakedBytes)) in \(Format.count($0.leakedBlocks, "block"))"
+        }
+        return out
+    }
+
+    /// The processes of a recording, a line each, in the order given; `main` (the trace summarized
+    /// above) is marked with `*`. The heaviest by allocations are listed when there are many.
+    public func renderProcesses(_ rows: [ProcessOverview], main: String, limit: Int = 20) -> String {
+        let shown = rows.count <= limit ? rows : Array(rows.sorted { $0.allocations > $1.allocations }.prefix(limit))
+        let heading = rows.count <= limit ? "Processes" : "Processes (the \(limit) with most allocations of \(rows.count))"
+        var out = "\n" + bold(heading) + dim("  (each trace: mematlas summary TRACE)") + "\n"
+        out += "  " + ["pid", "calls", "allocated", "peak heap", "leaked", "end"].enumerated().map { i, name in
+            i == 0 ? name.padding(toLength: 8, withPad: " ", startingAt: 0) : String(repeating: " ", count: max(0, 11 - name.count)) + name
+        }.joined() + "   program (trace)\n"
+        for row in shown {
+            let mark = row.trace == main ? "*" : " "
+            let name = (row.trace as NSString).lastPathComponent
+            if let error = row.error {
+                out += " " + mark + "\(name): " + red(Self.clip(error, 100)) + "\n"
+                continue
+            }
+            let figures = [Format.count(row.calls), Format.bytes(row.allocatedBytes), Format.bytes(row.peakHeapBytes),
+                           Format.bytes(row.leakedBytes), row.end]
+            out += " " + mark + String(row.pid).padding(toLength: 8, withPad: " ", startingAt: 0)
+                + figures.map { String(repeating: " ", count: max(0, 11 - $0.count)) + $0 }.joined()
+                + "   " + Self.clip(row.command, 60) + dim(" (\(name))") + "\n"
         }
         return out
     }

@@ -2,6 +2,7 @@ import Analysis
 import ArgumentParser
 import Foundation
 import Recording
+import Render
 
 /// `mematlas run`: record, then summarize, in one step (a bundled example when no program is given).
 struct RunCommand: ParsableCommand {
@@ -56,6 +57,11 @@ struct RunCommand: ParsableCommand {
             FileHandle.standardError.write(Data("report: \(path)\n".utf8))
         }
         print(renderSummary(report, json: json, top: top), terminator: "")
+        // A program that forks or execs: every process's figures, to find the one that used the memory.
+        if !json && result.traces.count > 1 {
+            let rows = ProcessOverview.of(traces: result.traces, known: [result.mainTrace: report])
+            print(SummaryTextRenderer(colour: isatty(STDOUT_FILENO) != 0, top: top).renderProcesses(rows, main: result.mainTrace), terminator: "")
+        }
         if result.shellStatus != 0 { throw ExitCode(result.shellStatus) }
     }
 }
