@@ -87,6 +87,8 @@ public struct SummaryReport: Codable, Sendable {
     public var topByPeak: [CallSite]
     /// Call sites with the most bytes leaked at exit.
     public var topByLeaks: [CallSite]
+    /// Every process of the recording, when `mematlas run` recorded more than one (absent otherwise).
+    public var processes: [ProcessOverview]? = nil
 }
 
 /// Builds a `SummaryReport` from a finished analysis: groups stacks into call sites and

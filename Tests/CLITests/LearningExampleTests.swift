@@ -31,6 +31,22 @@ import Testing
         #expect(child.hasSuffix("exit   \(program) (t.\(child.split(separator: " ")[0]))"))
         #expect(rows.filter { $0.hasPrefix(" *") }.count == 1)
         #expect(rows.first { $0.hasPrefix(" *") }?.contains("/bin/true") == true)
+
+        // The same list in the JSON, exact.
+        let json = try TestProcess.run(Tracing.mematlasBinary, ["run", "--no-report", "--json", "-o", trace + "2", "--", "/bin/sh", "-c", "\(program); exec /bin/true"])
+        // exact_counts writes "done" (with write(2)) before the JSON.
+        let object = try #require(json.stdout.firstIndex(of: "{").map { json.stdout[$0...] })
+        let s = try #require(JSONSerialization.jsonObject(with: Data(object.utf8)) as? [String: Any])
+        let processes = try #require(s["processes"] as? [[String: Any]])
+        #expect(processes.count == 3)
+        let counted = try #require(processes.first { ($0["command"] as? String) == program })
+        #expect(counted["calls"] as? Int == 367)
+        #expect(counted["allocations"] as? Int == 192)
+        #expect(counted["allocatedBytes"] as? Int == 36150)
+        #expect(counted["peakHeapBytes"] as? Int == 8150)
+        #expect(counted["leakedBytes"] as? Int == 365)
+        #expect(counted["leakedBlocks"] as? Int == 10)
+        #expect(counted["end"] as? String == "exit")
     }
 
     @Test func pointersShowWhichWaysOfPassingAnObjectCopyIt() throws {

@@ -56,11 +56,18 @@ struct RunCommand: ParsableCommand {
             report = try writeHTMLReport(trace: result.mainTrace, to: path, top: top).summary
             FileHandle.standardError.write(Data("report: \(path)\n".utf8))
         }
-        print(renderSummary(report, json: json, top: top), terminator: "")
         // A program that forks or execs: every process's figures, to find the one that used the memory.
-        if !json && result.traces.count > 1 {
-            let rows = ProcessOverview.of(traces: result.traces, known: [result.mainTrace: report])
-            print(SummaryTextRenderer(colour: isatty(STDOUT_FILENO) != 0, top: top).renderProcesses(rows, main: result.mainTrace), terminator: "")
+        var processes: [ProcessOverview]? = nil
+        if result.traces.count > 1 { processes = ProcessOverview.of(traces: result.traces, known: [result.mainTrace: report]) }
+        if json {
+            var withProcesses = report
+            withProcesses.processes = processes
+            print(renderSummary(withProcesses, json: true, top: top), terminator: "")
+        } else {
+            print(renderSummary(report, json: false, top: top), terminator: "")
+            if let processes {
+                print(SummaryTextRenderer(colour: isatty(STDOUT_FILENO) != 0, top: top).renderProcesses(processes, main: result.mainTrace), terminator: "")
+            }
         }
         if result.shellStatus != 0 { throw ExitCode(result.shellStatus) }
     }
