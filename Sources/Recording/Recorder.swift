@@ -164,22 +164,32 @@ public enum Recorder {
     /// Trace files of one recording: the output path first, then `OUTPUT.PID[.N]` in pid order.
     public static func traceFiles(for output: String) -> [String] {
         let url = URL(fileURLWithPath: output)
+        let root = FileManager.default.fileExists(atPath: url.path) ? [url.path] : []
+        return root + otherTraceFiles(for: output).map(\.path)
+    }
+
+    /// The `OUTPUT.PID[.N]` files beside `output`, in pid then image order (image 1 for OUTPUT.PID).
+    static func otherTraceFiles(for output: String) -> [(pid: Int32, image: Int, path: String)] {
+        let url = URL(fileURLWithPath: output)
         let directory = url.deletingLastPathComponent().path
         let base = url.lastPathComponent
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        var others: [(pid: Int, image: Int, path: String)] = []
-        var haveRoot = false
+        var others: [(pid: Int32, image: Int, path: String)] = []
         for name in names {
-            if name == base { haveRoot = true; continue }
-            guard name.hasPrefix(base + "."), !name.hasSuffix(PendingRecords.suffix), !name.hasSuffix(".compressing") else { continue }
-            let parts = name.dropFirst(base.count + 1).split(separator: ".")
-            guard let pid = parts.first.flatMap({ Int($0) }) else { continue }
-            let image = parts.count > 1 ? Int(parts[1]) ?? 0 : 1
-            guard parts.count <= 2 else { continue }
-            others.append((pid, image, directory + "/" + name))
+            if let (pid, image) = traceName(name, base: base) { others.append((pid, image, directory + "/" + name)) }
         }
-        others.sort { ($0.pid, $0.image) < ($1.pid, $1.image) }
-        return (haveRoot ? [url.path] : []) + others.map(\.path)
+        return others.sorted { ($0.pid, $0.image) < ($1.pid, $1.image) }
+    }
+
+    /// The pid and image of a name the recorder gives a trace beside OUTPUT (`base`): `base.PID`
+    /// (image 1), or `base.PID.N` with N from 2 (see open_trace_file in the recorder's writer.c).
+    static func traceName(_ name: String, base: String) -> (pid: Int32, image: Int)? {
+        guard name.count > base.count + 1, name.hasPrefix(base + ".") else { return nil }
+        let parts = name.dropFirst(base.count + 1).split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let pid = Int32(parts[0]), pid > 0 else { return nil }
+        guard parts.count == 2 else { return (pid, 1) }
+        guard let image = Int(parts[1]), image >= 2 else { return nil }
+        return (pid, image)
     }
 
     /// posix_spawn the program and wait for it while ignoring SIGINT and SIGQUIT here (the child

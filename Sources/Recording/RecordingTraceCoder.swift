@@ -26,8 +26,6 @@ import Glibc
 /// trace stays as its recorder writes it, raw, which reads like any other trace.
 final class RecordingTraceCoder: @unchecked Sendable {
     private let output: String
-    private let directory: String
-    private let base: String
     /// Trace files that existed before the recording (an earlier recording's, to the same output):
     /// the recorder does not overwrite them, it takes the next name.
     private let existing: Set<String>
@@ -64,10 +62,7 @@ final class RecordingTraceCoder: @unchecked Sendable {
         guard let first = TraceCompressor(trace: output) else { return nil }
         stop = mematlas_shim_wake_fd()
         guard stop >= 0 else { return nil }
-        let url = URL(fileURLWithPath: output)
         self.output = output
-        directory = url.deletingLastPathComponent().path
-        base = url.lastPathComponent
         self.existing = existing
         root = ProcessTraces(pid: 0, pidfd: -1, path: output, image: 0, coder: first)
         first.start()
@@ -138,19 +133,13 @@ final class RecordingTraceCoder: @unchecked Sendable {
         }
     }
 
-    /// Looks at the folder's trace files.
+    /// Looks at the folder's trace files, oldest image of each process first.
     private func scan() {
-        for path in Recorder.traceFiles(for: output) { handle(name: (path as NSString).lastPathComponent) }
+        for file in Recorder.otherTraceFiles(for: output) { handle(pid: file.pid, image: file.image, path: file.path) }
     }
 
     /// A file appeared: OUTPUT.PID or OUTPUT.PID.N starts a process's next trace (or a new process's).
-    private func handle(name: String) {
-        guard name.hasPrefix(base + "."), name.count > base.count + 1 else { return }
-        let parts = name.dropFirst(base.count + 1).split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let pid = Int32(parts[0]), pid > 0 else { return }
-        let image = parts.count == 2 ? Int(parts[1]) ?? 0 : 1
-        guard parts.count == 1 || image >= 2 else { return }
-        let path = directory + "/" + name
+    private func handle(pid: Int32, image: Int, path: String) {
         guard !existing.contains(path), seen.insert(path).inserted else { return }
         if let process = processes[pid] {
             guard image > process.image else { return }

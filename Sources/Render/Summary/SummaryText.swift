@@ -67,10 +67,11 @@ public struct SummaryTextRenderer {
     public func renderProcesses(_ rows: [ProcessOverview], main: String, limit: Int = 20) -> String {
         let shown = rows.count <= limit ? rows : Array(rows.sorted { $0.allocations > $1.allocations }.prefix(limit))
         let heading = rows.count <= limit ? "Processes" : "Processes (the \(limit) with most allocations of \(rows.count))"
+        // The pid left-aligned in 8 columns, the figures right-aligned in 11 each.
+        func pid(_ text: String) -> String { text.padding(toLength: 8, withPad: " ", startingAt: 0) }
+        func figures(_ texts: [String]) -> String { texts.map { String(repeating: " ", count: max(0, 11 - $0.count)) + $0 }.joined() }
         var out = "\n" + bold(heading) + dim("  (each trace: mematlas summary TRACE)") + "\n"
-        out += "  " + ["pid", "calls", "allocated", "peak heap", "leaked", "end"].enumerated().map { i, name in
-            i == 0 ? name.padding(toLength: 8, withPad: " ", startingAt: 0) : String(repeating: " ", count: max(0, 11 - name.count)) + name
-        }.joined() + "   program (trace)\n"
+        out += "  " + pid("pid") + figures(["calls", "allocated", "peak heap", "leaked", "end"]) + "   program (trace)\n"
         for row in shown {
             let mark = row.trace == main ? "*" : " "
             let name = (row.trace as NSString).lastPathComponent
@@ -78,10 +79,9 @@ public struct SummaryTextRenderer {
                 out += " " + mark + "\(name): " + red(Self.clip(error, 100)) + "\n"
                 continue
             }
-            let figures = [Format.count(row.calls), Format.bytes(row.allocatedBytes), Format.bytes(row.peakHeapBytes),
-                           Format.bytes(row.leakedBytes), row.end]
-            out += " " + mark + String(row.pid).padding(toLength: 8, withPad: " ", startingAt: 0)
-                + figures.map { String(repeating: " ", count: max(0, 11 - $0.count)) + $0 }.joined()
+            out += " " + mark + pid(String(row.pid))
+                + figures([Format.count(row.calls), Format.bytes(row.allocatedBytes), Format.bytes(row.peakHeapBytes),
+                           Format.bytes(row.leakedBytes), row.end])
                 + "   " + Self.clip(row.command, 60) + dim(" (\(name))") + "\n"
         }
         return out
