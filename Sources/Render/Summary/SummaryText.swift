@@ -63,10 +63,13 @@ public struct SummaryTextRenderer {
     }
 
     /// The processes of a recording, a line each, in the order given; `main` (the trace summarized
-    /// above) is marked with `*`. The heaviest by allocations are listed when there are many.
+    /// above) is marked with `*`. When there are many, those with the highest peak heap are listed
+    /// (a script's many small helpers must not hide the process that used the memory), and the
+    /// summarized one.
     public func renderProcesses(_ rows: [ProcessOverview], main: String, limit: Int = 20) -> String {
-        let shown = rows.count <= limit ? rows : Array(rows.sorted { $0.allocations > $1.allocations }.prefix(limit))
-        let heading = rows.count <= limit ? "Processes" : "Processes (the \(limit) with most allocations of \(rows.count))"
+        var shown = rows.count <= limit ? rows : Array(rows.sorted { $0.peakHeapBytes > $1.peakHeapBytes }.prefix(limit))
+        if !shown.contains(where: { $0.trace == main }), let summarized = rows.first(where: { $0.trace == main }) { shown.append(summarized) }
+        let heading = rows.count <= limit ? "Processes" : "Processes (the \(limit) with the highest peak heap, of \(rows.count))"
         // The pid left-aligned in 8 columns, the figures right-aligned in 11 each.
         func pid(_ text: String) -> String { text.padding(toLength: 8, withPad: " ", startingAt: 0) }
         func figures(_ texts: [String]) -> String { texts.map { String(repeating: " ", count: max(0, 11 - $0.count)) + $0 }.joined() }
